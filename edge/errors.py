@@ -1,0 +1,21 @@
+"""One base exception for the project; each subclass is also the matching builtin."""
+
+
+class FerEdgeError(Exception):
+    """Base of every error fer-edge raises on purpose (its text is meant for a person)."""
+
+
+class DataError(FerEdgeError, ValueError):
+    """Input data (a CSV row, an image, a calibration file) that cannot be used."""
+
+
+class ModelError(FerEdgeError, ValueError):
+    """A model file that is missing, unreadable, or not what fer-edge expects."""
+
+
+class ConfigError(FerEdgeError, ValueError):
+    """A configuration field with a bad value; the text names the field."""
+
+
+class RuntimeMissingError(FerEdgeError, ImportError):
+    """No TFLite runtime (ai-edge-litert, tflite_runtime or TensorFlow) can be imported."""

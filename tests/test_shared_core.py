@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from edge.errors import DataError, ModelError
+from edge.labels import EMOTIONS, label_index
+from edge.metadata import ModelMetadata, read_metadata, write_metadata
+from edge.preprocess import crop_face, face_to_gray48, to_model_input
+
+
+def test_label_order_is_fer2013s():
+    assert EMOTIONS == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    assert label_index("Happy") == 3
+    with pytest.raises(ValueError, match="unknown emotion 'joy'"):
+        label_index("joy")
+
+
+def test_bgr_face_becomes_gray48():
+    face = np.zeros((96, 80, 3), np.uint8)
+    face[..., 2] = 255  # pure red in BGR
+    gray = face_to_gray48(face)
+    assert gray.shape == (48, 48) and gray.dtype == np.uint8
+    assert gray[0, 0] == 76  # ITU-R BT.601 luma of red
+
+
+def test_crop_face_clips_margin_to_frame():
+    frame = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100).astype(np.uint8)
+    assert crop_face(frame, (90, 90, 10, 10), margin=0.5).shape == (48, 48)
+    with pytest.raises(DataError, match="outside"):
+        crop_face(frame, (200, 200, 10, 10))
+
+
+def test_model_input_scales_to_unit_range():
+    batch = to_model_input(np.full((2, 48, 48), 255, np.uint8))
+    assert batch.shape == (2, 48, 48, 1) and batch.dtype == np.float32
+    assert batch.max() == pytest.approx(1.0)
+
+
+def test_metadata_round_trips(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"x")
+    meta = ModelMetadata(model_id="m1", quantization="int8", input_quantization={"scale": 0.5, "zero_point": -128})
+    write_metadata(model, meta)
+    assert (tmp_path / "m.json").exists()
+    assert read_metadata(model) == meta
+
+
+def test_metadata_errors_name_the_file(tmp_path):
+    model = tmp_path / "m.tflite"
+    with pytest.raises(ModelError, match="m.json: no model metadata"):
+        read_metadata(model)
+    (tmp_path / "m.json").write_text('{"labels": 3}')
+    with pytest.raises(ModelError, match="m.json: field 'model_id'"):
+        read_metadata(model)
