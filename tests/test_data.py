@@ -1,0 +1,76 @@
+import gzip
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.errors import DataError
+from training.cli import main
+from training.data import load_fer2013
+
+GOOD = "3," + " ".join(["7"] * 2304) + ",Training"
+BAD_ROWS = {
+    "pixel count": ("0," + " ".join(["1"] * 2000) + ",Training", "2000 pixels, expected 2304"),
+    "non-numeric pixel": ("0," + " ".join(["1"] * 2303) + " x,PublicTest", "non-numeric pixel 'x'"),
+    "label": ("9," + " ".join(["1"] * 2304) + ",Training", "unknown emotion label '9'"),
+    "usage": ("1," + " ".join(["1"] * 2304) + ",Validation", "unknown Usage 'Validation'"),
+}
+
+
+def write_csv(path, rows):
+    path.write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("case", BAD_ROWS)
+def test_bad_row_names_its_line(tmp_path, case):
+    row, message = BAD_ROWS[case]
+    path = write_csv(tmp_path / "f.csv", [GOOD, row, GOOD])
+    with pytest.raises(DataError, match=f"f.csv: line 3: {message}"):
+        load_fer2013(path)
+
+
+def test_skip_bad_rows_counts_them(tmp_path):
+    path = write_csv(tmp_path / "f.csv", [GOOD, *(row for row, _ in BAD_ROWS.values()), GOOD])
+    data = load_fer2013(path, skip_bad_rows=True)
+    assert (len(data.labels), data.skipped) == (2, 4)
+
+
+def test_fer_train_reports_a_bad_row_and_exits_1(tmp_path, capsys):
+    path = write_csv(tmp_path / "f.csv", [BAD_ROWS["label"][0]])
+    assert main(["--data", str(path), "--run-dir", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"fer-train: error: {path}: line 2: unknown emotion label '9' (expected 0..6) (--skip-bad-rows skips such rows)"
+    )
+
+
+def test_wrong_header_is_named(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("label,pixels\n")
+    with pytest.raises(DataError, match="line 1: header"):
+        load_fer2013(path)
+
+
+def test_gzip_csv_reads_like_plain(tmp_path):
+    plain = write_csv(tmp_path / "f.csv", [GOOD, GOOD.replace("Training", "PrivateTest")])
+    packed = tmp_path / "f.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    data = load_fer2013(packed)
+    assert data.class_counts() == {"Training": [0, 0, 0, 1, 0, 0, 0], "PrivateTest": [0, 0, 0, 1, 0, 0, 0]}
+    assert data.images.shape == (2, 48, 48) and data.images[0, 0, 0] == 7
+
+
+def test_image_folder_layout(tmp_path):
+    for split, cls, size in [("train", "happy", 48), ("train", "sad", 96), ("test", "fear", 48)]:
+        (tmp_path / split / cls).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / split / cls / "a.png"), np.full((size, size), 200, np.uint8))
+    data = load_fer2013(tmp_path)
+    assert data.split("Training")[1].tolist() == [3, 4]
+    assert data.split("PrivateTest")[0].shape == (1, 48, 48)
+
+
+@pytest.mark.integration
+def test_full_fer2013_matches_published_counts(shared_fer2013):
+    counts = load_fer2013(shared_fer2013).class_counts()
+    assert counts["Training"] == [3995, 436, 4097, 7215, 4830, 3171, 4965]
+    assert counts["PrivateTest"] == [491, 55, 528, 879, 594, 416, 626]

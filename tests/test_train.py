@@ -1,0 +1,57 @@
+import json
+
+import numpy as np
+import pytest
+
+from edge.errors import DataError
+from edge.labels import EMOTIONS
+from training.cli import main
+from training.model import ARCHS, ModelOptions, build_model
+
+TINY_FLAGS = ["--conv-blocks", "1", "--filters", "8", "--lstm-units", "8", "--dense-units", "16", "--verbose", "0"]
+ARTIFACTS = [
+    "model.keras", "last.keras", "metadata.json", "history.csv", "training_curves.png",
+    "dataset.md", "dataset.csv", "dataset_distribution.png",
+    "privatetest_report.txt", "privatetest_report.json", "privatetest_confusion.png",
+    "privatetest_confusion_normalized.png", "publictest_report.json",
+]
+
+
+def test_two_epoch_run_writes_every_artifact(tmp_path, tiny_fer_csv, capsys):
+    run = tmp_path / "run"
+    assert main(["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "2", *TINY_FLAGS]) == 0
+    assert [name for name in ARTIFACTS if not (run / name).is_file()] == []
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["labels"] == list(EMOTIONS)
+    assert metadata["source"]["epochs_run"] == 2 and len(metadata["source"]["data_sha256"]) == 64
+    assert metadata["options"]["filters"] == 8
+    assert "PrivateTest accuracy" in capsys.readouterr().out
+
+
+def test_resume_continues_the_history(tmp_path, tiny_fer_csv):
+    run = tmp_path / "run"
+    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), *TINY_FLAGS]
+    assert main([*flags, "--epochs", "1"]) == 0
+    assert main([*flags, "--epochs", "2", "--resume", str(run / "last.keras")]) == 0
+    assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 2
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("attention", [False, True])
+def test_each_arch_builds_and_trains_a_step(arch, attention):
+    if attention and arch == "cnn":
+        pytest.skip("attention pools BiLSTM outputs; the CNN has none")
+    options = ModelOptions(arch=arch, conv_blocks=1, filters=4, lstm_units=4, dense_units=[8], attention=attention)
+    model = build_model(options)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = np.random.rand(8, 48, 48, 1).astype("float32"), np.arange(8) % 7
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).shape == (8, 7)
+    names = {layer.name for layer in model.layers}
+    assert ("bilstm" in names) == (arch != "cnn")
+    assert ("block1_conv1" in names) == (arch != "bilstm")
+
+
+def test_unknown_arch_is_refused():
+    with pytest.raises(ValueError, match="arch 'rnn'"):
+        ModelOptions(arch="rnn")

@@ -1,0 +1,1 @@
+"""fer-train: the CNN-BiLSTM (and its CNN / BiLSTM baselines) on FER2013."""

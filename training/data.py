@@ -1,0 +1,142 @@
+"""FER2013 readers: the Kaggle CSV (plain or .gz) and the image-folder layout (train/<class>/*.png)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import DataError
+from edge.labels import EMOTIONS, NUM_CLASSES
+from edge.preprocess import FACE_SIZE, face_to_gray48
+
+logger = logging.getLogger(__name__)
+
+USAGES = ("Training", "PublicTest", "PrivateTest")
+COLUMNS = ("emotion", "pixels", "Usage")
+PIXELS = FACE_SIZE * FACE_SIZE
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+# image-folder layout: folder name -> Usage
+FOLDER_USAGE = {"train": "Training", "val": "PublicTest", "validation": "PublicTest", "test": "PrivateTest"}
+
+
+@dataclass
+class Fer2013:
+    """Faces (uint8 [N, 48, 48]), labels (int [N], EMOTIONS order) and each row's Usage."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    usage: np.ndarray
+    source: Path
+    skipped: int = 0
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(images, labels) of one Usage; DataError if the data has no such rows."""
+        if name not in USAGES:
+            raise DataError(f"unknown split {name!r}; expected one of {', '.join(USAGES)}")
+        mask = self.usage == name
+        if not mask.any():
+            raise DataError(f"{self.source}: no {name} rows")
+        return self.images[mask], self.labels[mask]
+
+    def class_counts(self) -> dict[str, list[int]]:
+        """Per Usage, the number of faces of each class."""
+        return {
+            usage: np.bincount(self.labels[self.usage == usage], minlength=NUM_CLASSES).tolist()
+            for usage in USAGES
+            if (self.usage == usage).any()
+        }
+
+
+def load_fer2013(path: str | Path, skip_bad_rows: bool = False) -> Fer2013:
+    """Read a Kaggle fer2013.csv(.gz) or an image-folder tree; bad rows raise DataError naming the line."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory")
+    if path.is_dir():
+        return _load_folder(path)
+    return _load_csv(path, skip_bad_rows)
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def parse_row(row: list[str]) -> tuple[int, np.ndarray, str]:
+    """(label, 48x48 uint8 face, usage) of one CSV row; ValueError saying what is wrong."""
+    if len(row) != 3:
+        raise ValueError(f"expected 3 fields (emotion,pixels,Usage), got {len(row)}")
+    emotion, pixels, usage = row
+    if not emotion.strip().isdigit() or int(emotion) >= NUM_CLASSES:
+        raise ValueError(f"unknown emotion label {emotion!r} (expected 0..{NUM_CLASSES - 1})")
+    usage = usage.strip()
+    if usage not in USAGES:
+        raise ValueError(f"unknown Usage {usage!r} (expected {', '.join(USAGES)})")
+    try:
+        values = np.array(pixels.split(), dtype=np.int32)
+    except ValueError:
+        bad = next(v for v in pixels.split() if not v.lstrip("-").isdigit())
+        raise ValueError(f"non-numeric pixel {bad!r}") from None
+    if values.size != PIXELS:
+        raise ValueError(f"{values.size} pixels, expected {PIXELS}")
+    if values.min() < 0 or values.max() > 255:
+        raise ValueError("pixel value outside 0..255")
+    return int(emotion), values.astype(np.uint8).reshape(FACE_SIZE, FACE_SIZE), usage
+
+
+def _load_csv(path: Path, skip_bad_rows: bool) -> Fer2013:
+    images, labels, usages, skipped = [], [], [], 0
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        header = [c.strip() for c in next(reader, [])]
+        if header[:3] != list(COLUMNS):
+            raise DataError(f"{path}: line 1: header is {','.join(header)!r}, expected {','.join(COLUMNS)!r}")
+        for row in reader:
+            try:
+                label, face, usage = parse_row(row)
+            except ValueError as exc:
+                if not skip_bad_rows:
+                    raise DataError(f"{path}: line {reader.line_num}: {exc} (--skip-bad-rows skips such rows)") from None
+                skipped += 1
+                continue
+            images.append(face)
+            labels.append(label)
+            usages.append(usage)
+    if not images:
+        raise DataError(f"{path}: no usable rows")
+    if skipped:
+        logger.warning("%s: skipped %d bad rows", path, skipped)
+    return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(usages), path, skipped)
+
+
+def _load_folder(root: Path) -> Fer2013:
+    import cv2
+
+    images, labels, usages = [], [], []
+    for split_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        usage = FOLDER_USAGE.get(split_dir.name.lower())
+        if usage is None:
+            continue
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            if class_dir.name.lower() not in EMOTIONS:
+                raise DataError(f"{class_dir}: unknown class folder; expected one of {', '.join(EMOTIONS)}")
+            for file in sorted(class_dir.iterdir()):
+                if file.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+                if image is None:
+                    raise DataError(f"{file}: not a readable image")
+                images.append(face_to_gray48(image))
+                labels.append(EMOTIONS.index(class_dir.name.lower()))
+                usages.append(usage)
+    if not images:
+        raise DataError(f"{root}: no images under train/<class>/ or test/<class>/")
+    return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(usages), root)

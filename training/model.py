@@ -1,0 +1,131 @@
+"""The paper's three architectures: CNN alone, BiLSTM alone and CNN-BiLSTM, with optional attention.
+
+The feature map of the conv blocks is read as a sequence of rows (one time step per row, the row's
+columns and channels as features) by a Bidirectional LSTM whose two directions are concatenated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from edge.labels import NUM_CLASSES
+from edge.preprocess import FACE_SIZE
+
+ARCHS = ("cnn", "bilstm", "cnn-bilstm")
+AUGMENT_LAYER = "augment"
+
+
+@dataclass
+class ModelOptions:
+    """Sizes of the network; every field is also a fer-train flag."""
+
+    arch: str = "cnn-bilstm"
+    """cnn, bilstm or cnn-bilstm (the paper's comparison)."""
+    conv_blocks: int = 3
+    """Number of conv blocks (Conv2D, BatchNorm, ReLU) x convs_per_block, MaxPool, Dropout."""
+    convs_per_block: int = 2
+    """Conv2D+BatchNorm+ReLU layers inside each block."""
+    filters: int = 64
+    """Filters of the first block; each further block doubles them."""
+    lstm_units: int = 128
+    """Units of each LSTM direction."""
+    dense_units: list[int] = field(default_factory=lambda: [256])
+    """Sizes of the dense layers before the softmax (m layers)."""
+    conv_dropout: float = 0.25
+    """Dropout after each conv block."""
+    dense_dropout: float = 0.5
+    """Dropout after the BiLSTM and each dense layer."""
+    attention: bool = False
+    """Additive attention pooling over the BiLSTM outputs instead of its last states."""
+    bn_momentum: float = 0.9
+    """BatchNorm momentum (Keras' 0.99 makes short runs look broken)."""
+    augment: bool = True
+    """Random flip, shift, rotation, zoom, brightness and contrast inside the model (training only)."""
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch {self.arch!r} is not one of {', '.join(ARCHS)}")
+        if self.arch != "bilstm" and not 0 < self.conv_blocks <= 5:
+            raise ValueError(f"conv_blocks must be 1..5, got {self.conv_blocks}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def augmentation(keras):
+    """The training-time augmentation block; identity at inference."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal"),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest"),
+            layers.RandomRotation(0.05, fill_mode="nearest"),
+            layers.RandomZoom(0.1, fill_mode="nearest"),
+            layers.RandomBrightness(0.2, value_range=(0.0, 1.0)),
+            layers.RandomContrast(0.2),
+        ],
+        name=AUGMENT_LAYER,
+    )
+
+
+def _conv_blocks(x, options: ModelOptions, layers):
+    for block in range(options.conv_blocks):
+        filters = options.filters * 2**block
+        for conv in range(options.convs_per_block):
+            name = f"block{block + 1}_conv{conv + 1}"
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
+            x = layers.BatchNormalization(momentum=options.bn_momentum, name=name + "_bn")(x)
+            x = layers.ReLU(name=name + "_relu")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block + 1}_pool")(x)
+        x = layers.Dropout(options.conv_dropout, name=f"block{block + 1}_dropout")(x)
+    return x
+
+
+def _bilstm(x, options: ModelOptions, layers, unroll: bool):
+    rows, cols, channels = x.shape[1], x.shape[2], x.shape[3]
+    x = layers.Reshape((rows, cols * channels), name="rows_as_sequence")(x)
+    lstm = layers.LSTM(options.lstm_units, return_sequences=options.attention, unroll=unroll, name="lstm")
+    x = layers.Bidirectional(lstm, merge_mode="concat", name="bilstm")(x)
+    if options.attention:
+        scores = layers.Dense(1, activation="tanh", name="attention_score")(x)
+        weights = layers.Softmax(axis=1, name="attention_weights")(scores)
+        x = layers.Dot(axes=1, name="attention_pool")([weights, x])
+        x = layers.Flatten(name="attention_flat")(x)
+    return layers.Dropout(options.dense_dropout, name="bilstm_dropout")(x)
+
+
+def build_model(options: ModelOptions, unroll: bool = False, with_augmentation: bool | None = None):
+    """An uncompiled Keras model [N, 48, 48, 1] float in [0, 1] -> [N, 7] softmax.
+
+    unroll=True and with_augmentation=False give the inference twin that converts to int8 TFLite.
+    """
+    import keras
+
+    layers = keras.layers
+    augment = options.augment if with_augmentation is None else with_augmentation
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    x = augmentation(keras)(inputs) if augment else inputs
+    if options.arch == "bilstm":
+        x = _bilstm(x, options, layers, unroll)
+    else:
+        x = _conv_blocks(x, options, layers)
+        if options.arch == "cnn":
+            x = layers.GlobalAveragePooling2D(name="gap")(x)
+        else:
+            x = _bilstm(x, options, layers, unroll)
+    for i, units in enumerate(options.dense_units):
+        x = layers.Dense(units, use_bias=False, name=f"dense{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=options.bn_momentum, name=f"dense{i + 1}_bn")(x)
+        x = layers.ReLU(name=f"dense{i + 1}_relu")(x)
+        x = layers.Dropout(options.dense_dropout, name=f"dense{i + 1}_dropout")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=options.arch.replace("-", "_"))
+
+
+def inference_twin(model, options: ModelOptions):
+    """The same network without augmentation and with unrolled LSTMs, carrying model's trained weights."""
+    twin = build_model(options, unroll=True, with_augmentation=False)
+    for layer in twin.layers:
+        if layer.weights:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return twin

@@ -1,0 +1,178 @@
+"""Train one model on FER2013 and leave a complete run directory behind."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge.labels import EMOTIONS, NUM_CLASSES
+from edge.metadata import ModelMetadata, file_sha256, write_metadata
+from edge.preprocess import to_model_input
+from training.data import Fer2013, load_fer2013
+from training.options import TrainOptions
+from training.plots import plot_history
+from training.report import write_dataset_analysis, write_evaluation
+
+logger = logging.getLogger(__name__)
+
+BEST_MODEL = "model.keras"
+LAST_CHECKPOINT = "last.keras"
+HISTORY = "history.csv"
+
+
+def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
+    """Train, keep the best epoch on PublicTest, evaluate it on PrivateTest; returns the metadata dict."""
+    import keras
+
+    run_dir = Path(options.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(options.seed)
+    data = data or load_fer2013(options.data, options.skip_bad_rows)
+    write_dataset_analysis(run_dir, data.class_counts())
+    x_train, y_train = data.split("Training")
+    x_val, y_val = data.split("PublicTest")
+    logger.info("%d training faces, %d validation (PublicTest)", len(y_train), len(y_val))
+
+    steps_per_epoch = int(np.ceil(len(y_train) / options.batch_size))
+    model, initial_epoch = _model_to_train(options, steps_per_epoch)
+    started = time.monotonic()
+    model.fit(
+        to_model_input(x_train),
+        y_train,
+        batch_size=options.batch_size,
+        epochs=options.epochs,
+        initial_epoch=initial_epoch,
+        validation_data=(to_model_input(x_val), y_val),
+        class_weight=_class_weights(y_train) if options.class_weights else None,
+        callbacks=_callbacks(options, run_dir, started),
+        shuffle=True,
+        verbose=options.verbose,
+    )
+    training_seconds = time.monotonic() - started
+    best = keras.models.load_model(run_dir / BEST_MODEL, compile=False)
+    plot_history(run_dir / HISTORY, run_dir / "training_curves.png")
+    return _finish(options, data, best, run_dir, training_seconds)
+
+
+def _model_to_train(options: TrainOptions, steps_per_epoch: int):
+    import keras
+
+    from training.model import build_model
+
+    if options.resume:
+        model = keras.models.load_model(options.resume)
+        done = _epochs_done(Path(options.run_dir) / HISTORY)
+        logger.info("resuming %s after epoch %d", options.resume, done)
+        return model, done
+    model = build_model(options.model)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=_learning_rate(options, steps_per_epoch), weight_decay=options.weight_decay
+        ),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    logger.info("%s: %s parameters", model.name, f"{model.count_params():,}")
+    return model, 0
+
+
+def _learning_rate(options: TrainOptions, steps_per_epoch: int):
+    import keras
+
+    if options.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=options.learning_rate / 10,
+            decay_steps=max(1, (options.epochs - 1) * steps_per_epoch),
+            alpha=0.01,
+            warmup_target=options.learning_rate,
+            warmup_steps=steps_per_epoch,
+        )
+    return options.learning_rate
+
+
+def _class_weights(labels: np.ndarray) -> dict[int, float]:
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.arange(NUM_CLASSES)
+    present = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=present, y=labels)
+    lookup = dict(zip(present.tolist(), weights.tolist()))
+    return {int(c): lookup.get(int(c), 1.0) for c in classes}
+
+
+class TimeBudget:
+    """Keras callback that stops training after the epoch that passes a wall-clock budget."""
+
+    def __init__(self, minutes: float, started: float):
+        import keras
+
+        self._callback = keras.callbacks.LambdaCallback(on_epoch_end=self._check)
+        self.minutes = minutes
+        self.started = started
+
+    def _check(self, epoch, logs=None):
+        if (time.monotonic() - self.started) / 60 > self.minutes:
+            logger.warning("time budget of %.0f min spent after epoch %d; stopping", self.minutes, epoch + 1)
+            self._callback.model.stop_training = True
+
+    @property
+    def callback(self):
+        return self._callback
+
+
+def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
+    import keras
+
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(run_dir / BEST_MODEL, monitor="val_accuracy", mode="max", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(run_dir / LAST_CHECKPOINT),
+        keras.callbacks.CSVLogger(run_dir / HISTORY, append=options.resume is not None),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=options.patience),
+    ]
+    if options.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3))
+    if options.max_minutes:
+        callbacks.append(TimeBudget(options.max_minutes, started).callback)
+    return callbacks
+
+
+def _epochs_done(history: Path) -> int:
+    if not history.exists():
+        return 0
+    with open(history, newline="") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds: float) -> dict:
+    metrics = {}
+    for split in ("PublicTest", "PrivateTest"):
+        images, labels = data.split(split)
+        probabilities = model.predict(to_model_input(images), batch_size=256, verbose=0)
+        metrics[split] = write_evaluation(run_dir, labels, probabilities, split)
+        logger.info("%s accuracy %.4f, macro F1 %.4f", split, metrics[split]["accuracy"], metrics[split]["macro_f1"])
+    data_hash = file_sha256(data.source) if Path(data.source).is_file() else None
+    metadata = ModelMetadata(
+        model_id=f"fer2013-{options.model.arch}-{file_sha256(run_dir / BEST_MODEL)[:8]}",
+        labels=list(EMOTIONS),
+        arch=options.model.arch,
+        source={
+            "data": str(Path(data.source).resolve()),
+            "data_sha256": data_hash,
+            "skipped_rows": data.skipped,
+            "seed": options.seed,
+            "training_seconds": round(seconds, 1),
+            "epochs_run": _epochs_done(run_dir / HISTORY),
+            "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+            "parameters": int(model.count_params()),
+        },
+        metrics={split: {k: m[k] for k in ("samples", "accuracy", "macro_f1", "weighted_f1")} for split, m in metrics.items()},
+        options=options.model.to_dict(),
+        training=options.to_dict(),
+    )
+    write_metadata(run_dir, metadata)
+    return metadata.model_dump(mode="json")
