@@ -28,3 +28,90 @@ def shared_fer2013() -> Path:
     if not SHARED_FER2013.exists():
         pytest.skip(f"{SHARED_FER2013} is absent")
     return SHARED_FER2013
+
+
+# --- a tiny trained model and its int8 conversion (converter/) -------------------------------------------
+
+TINY_OPTIONS = dict(
+    arch="cnn-bilstm", conv_blocks=1, filters=8, lstm_units=8, dense_units=[16],
+    conv_dropout=0.0, dense_dropout=0.0, augment=False,
+)
+TINY_SPLITS = {"Training": 24, "PublicTest": 6, "PrivateTest": 8}  # faces per class
+
+
+def tiny_faces(per_class: int, seed: int):
+    """uint8 faces [7 * per_class, 48, 48] and labels: class c is a bright band on rows 6c..6c+5, plus noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(7), per_class)
+    faces = rng.integers(0, 90, (len(labels), 48, 48)).astype(np.uint8)
+    for face, label in zip(faces, labels):
+        face[6 * label : 6 * label + 6] += 160
+    return faces, labels
+
+
+def write_fer_csv(path: Path, splits: dict) -> Path:
+    """A Kaggle-format FER2013 CSV (emotion,pixels,Usage) from {usage: (faces, labels)}."""
+    lines = ["emotion,pixels,Usage"]
+    for usage, (faces, labels) in splits.items():
+        lines += [f"{label},{' '.join(map(str, face.ravel()))},{usage}" for face, label in zip(faces, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_fer_splits() -> dict:
+    """{usage: (faces, labels)} of generated FER2013-like data, a few faces per class per split."""
+    return {usage: tiny_faces(n, seed) for seed, (usage, n) in enumerate(TINY_SPLITS.items())}
+
+
+@pytest.fixture(scope="session")
+def tiny_fer_csv(tmp_path_factory, tiny_fer_splits) -> Path:
+    """tiny_fer_splits as a Kaggle-format CSV."""
+    return write_fer_csv(tmp_path_factory.mktemp("data") / "fer2013.csv", tiny_fer_splits)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_fer_splits, tiny_fer_csv) -> Path:
+    """A fer-train-like run directory (model.keras + metadata.json) of a tiny CNN-BiLSTM trained for seconds."""
+    import keras
+
+    from edge.preprocess import to_model_input
+    from training.model import ModelOptions, build_model
+
+    keras.utils.set_random_seed(0)
+    options = ModelOptions(**TINY_OPTIONS)
+    model = build_model(options)
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    faces, labels = tiny_fer_splits["Training"]
+    model.fit(to_model_input(faces), labels, batch_size=28, epochs=30, verbose=0)
+    return save_run(tmp_path_factory.mktemp("run"), model, options, tiny_fer_csv)
+
+
+def save_run(run: Path, model, options, data: Path | None = None) -> Path:
+    """Write model.keras and metadata.json (with options and source.data) the way fer-train lays out a run."""
+    from edge.metadata import ModelMetadata, write_metadata
+
+    model.save(run / "model.keras")
+    metadata = ModelMetadata(model_id=f"tiny_{model.name}", arch=options.arch, options=options.to_dict(),
+                             source={"data": None if data is None else str(data)})
+    write_metadata(run, metadata)
+    return run
+
+
+@pytest.fixture(scope="session")
+def make_run(tmp_path_factory, tiny_fer_csv):
+    """A function (model, options) -> run directory, for models a test builds itself (untrained, other archs)."""
+    return lambda model, options: save_run(tmp_path_factory.mktemp("run"), model, options, tiny_fer_csv)
+
+
+@pytest.fixture(scope="session")
+def tflite_model(tmp_path_factory, tiny_run, tiny_fer_splits) -> Path:
+    """An int8 .tflite (int8 input and output) with its sidecar JSON, converted from tiny_run by fer-convert's API."""
+    from converter.convert import convert
+
+    faces, labels = tiny_fer_splits["PrivateTest"]
+    output = tmp_path_factory.mktemp("models") / "tiny_int8.tflite"
+    convert(tiny_run, output, faces, labels, "int8", tiny_fer_splits["Training"][0], min_agreement=0.0)
+    return output

@@ -1,0 +1,105 @@
+"""fer-convert: a fer-train run (or its .keras) -> a verified float32, float16 or int8 TFLite model + sidecar."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from edge.errors import FerEdgeError
+
+logger = logging.getLogger("fer-convert")
+
+PROG = "fer-convert"
+SPLITS = ("Training", "PublicTest", "PrivateTest")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Convert a fer-train model to TFLite (float32 unless --int8 or --float16), write its metadata "
+        "sidecar (<output stem>.json), and verify it against the Keras model on a test split "
+        "(<output stem>.verify.json). The output appears only when every step, the verification included, succeeded.",
+    )
+    add = parser.add_argument
+    add("model", type=Path, help="fer-train run directory (model.keras + metadata.json), or a .keras file in one")
+    add("-o", "--output", type=Path, required=True, help="TFLite file to write, e.g. models/fer2013_int8.tflite")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--int8", action="store_const", dest="quantization", const="int8",
+                      help="full-integer quantization: int8 weights, activations, input and output, "
+                      "calibrated on class-balanced training faces")
+    kind.add_argument("--float16", action="store_const", dest="quantization", const="float16",
+                      help="float16 weights; float32 input and output")
+    parser.set_defaults(quantization="float32")
+    add("--data", type=Path,
+        help="FER2013 CSV(.gz) or image folder for calibration and verification (default: the run's source.data)")
+    add("--calibration-samples", type=positive_int, default=500, metavar="N",
+        help="training faces, class-balanced, that calibrate the int8 ranges (default: %(default)s)")
+    add("--verify-split", choices=SPLITS, default="PrivateTest", help="split to verify on (default: %(default)s)")
+    add("--verify-samples", type=positive_int, metavar="N", help="verify on N random faces of the split (default: all)")
+    add("--min-agreement", type=fraction, default=0.98, metavar="F",
+        help="fail (exit 1, no model written) when the top-1 agreement with the Keras model is under F "
+        "(default: %(default)s)")
+    add("--model-id", help="model_id in the sidecar, sent with every published result (default: the output's stem)")
+    add("--seed", type=int, default=0, help="seed of the calibration and verification samples (default: %(default)s)")
+    add("-v", "--verbose", action="store_true", help="log each step")
+    return parser
+
+
+def run(args) -> int:
+    from converter.convert import convert
+    from converter.representative import calibration_faces
+    from converter.source import data_file, load_source
+    from converter.verify import VerificationError, format_table, verification_faces
+    from training.data import load_fer2013
+
+    source = load_source(args.model)
+    data_path = data_file(source, args.data)
+    data = load_fer2013(data_path, skip_bad_rows=True)
+    faces, labels = verification_faces(data, args.verify_split, args.verify_samples, args.seed)
+    calibration = calibration_faces(data, args.calibration_samples, args.seed) if args.quantization == "int8" else None
+    try:
+        done = convert(
+            source, args.output, faces, labels, args.quantization, calibration,
+            verify_split=args.verify_split, min_agreement=args.min_agreement,
+            model_id=args.model_id, data_path=data_path, progress=True,
+        )
+    except VerificationError as exc:
+        print(format_table(exc.verification))
+        raise
+    print(format_table(done.verification))
+    print(f"wrote {done.model_path}, {done.metadata_path.name} and {done.report_path.name}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        return run(args)
+    except FerEdgeError as exc:
+        if os.environ.get("DEBUG") == "1":
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The conversion as one call: twin, TFLite bytes, sidecar metadata, verification, then the files in place.
+
+Nothing appears at the output path unless every step succeeded, the verification included.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from converter.quantize import input_quantization, to_tflite
+from converter.source import KerasSource, load_source
+from converter.verify import (
+    Verification,
+    VerificationError,
+    compare,
+    keras_probabilities,
+    tflite_probabilities,
+    write_report,
+)
+from edge.classifier import TFLiteEmotionClassifier
+from edge.metadata import ModelMetadata, file_sha256, write_metadata
+from training.model import inference_twin
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Conversion:
+    """What a successful conversion wrote, and how the model did."""
+
+    model_path: Path
+    metadata_path: Path
+    report_path: Path
+    metadata: ModelMetadata
+    verification: Verification
+
+
+def report_path(output: Path) -> Path:
+    """`<output stem>.verify.json` beside the output model."""
+    return output.with_name(output.stem + ".verify.json")
+
+
+def build_metadata(
+    source: KerasSource, model_file: Path, quantization: str, model_id: str, calibrated: int, data_path
+) -> ModelMetadata:
+    """The sidecar of the converted model: the run's labels and preprocessing, the tensors' input scaling."""
+    parent = source.metadata
+    return ModelMetadata(
+        model_id=model_id,
+        labels=parent.labels,
+        input_shape=parent.input_shape,
+        preprocessing=parent.preprocessing,
+        arch=source.options.arch,
+        quantization=quantization,
+        input_quantization=input_quantization(model_file),
+        source={
+            "keras_model": str(source.path),
+            "keras_sha256": file_sha256(source.path),
+            "keras_model_id": parent.model_id,
+            "keras_metrics": parent.metrics,
+            "data": None if data_path is None else str(data_path),
+            "calibration_samples": calibrated,
+        },
+    )
+
+
+def verify_file(source: KerasSource, model_file: Path, metadata: ModelMetadata, faces, labels, progress, **fields):
+    """Run the converted file through the edge classifier beside the Keras model; `fields` name split and limits."""
+    classifier = TFLiteEmotionClassifier(model_file, metadata=metadata)
+    return compare(
+        keras_probabilities(source.model, faces),
+        tflite_probabilities(classifier, faces, progress),
+        np.asarray(labels),
+        quantization=metadata.quantization,
+        keras_bytes=source.path.stat().st_size,
+        tflite_bytes=model_file.stat().st_size,
+        **fields,
+    )
+
+
+def refuse_disagreement(verification: Verification, output: Path, report: Path) -> None:
+    """VerificationError when the agreement is under the minimum."""
+    if not verification.passed:
+        raise VerificationError(
+            f"{output}: top-1 agreement with the Keras model {verification.agreement:.4f} is under "
+            f"--min-agreement {verification.min_agreement}; model not written (see {report})",
+            verification,
+        )
+
+
+def convert(
+    source: KerasSource | str | Path,
+    output: str | Path,
+    test_faces: np.ndarray,
+    test_labels: np.ndarray,
+    quantization: str = "int8",
+    calibration: np.ndarray | None = None,
+    *,
+    verify_split: str = "PrivateTest",
+    min_agreement: float = 0.98,
+    model_id: str | None = None,
+    data_path: str | Path | None = None,
+    progress: bool = False,
+) -> Conversion:
+    """Convert, verify on (test_faces, test_labels), and write model, sidecar and report; see the module doc."""
+    if not isinstance(source, KerasSource):
+        source = load_source(source)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_bytes(to_tflite(inference_twin(source.model, source.options), quantization, calibration))
+        calibrated = len(calibration) if quantization == "int8" else 0
+        metadata = build_metadata(source, tmp, quantization, model_id or output.stem, calibrated, data_path)
+        verification = verify_file(
+            source, tmp, metadata, test_faces, test_labels, progress, split=verify_split, min_agreement=min_agreement
+        )
+        context = {"model": str(output), "keras_model": str(source.path)}
+        report = write_report(report_path(output), verification, context)
+        refuse_disagreement(verification, output, report)
+        metadata.metrics = {verify_split: verification.scores()}
+        metadata_path = write_metadata(output, metadata)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    logger.info("wrote %s and %s", output, metadata_path)
+    return Conversion(output, metadata_path, report, metadata, verification)

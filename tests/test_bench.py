@@ -1,0 +1,24 @@
+import json
+
+from converter.bench import main
+from converter.macs import count_macs
+from training.model import ModelOptions, build_model
+
+
+def test_macs_add_up_by_hand():
+    options = ModelOptions(conv_blocks=1, filters=4, lstm_units=4, dense_units=[8])
+    twin = build_model(options, unroll=True, with_augmentation=False)
+    convs = 48 * 48 * 4 * 9 * (1 + 4)
+    bilstm = 2 * 24 * 4 * 4 * (24 * 4 + 4)  # 24 rows of 24 columns x 4 channels
+    assert count_macs(twin) == convs + bilstm + 8 * 8 + 8 * 7
+
+
+def test_bench_prints_and_writes_ratios(tiny_run, tflite_model, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = [str(tiny_run), "--int8", str(tflite_model), "--runs", "20", "--warmup", "2", "--json", str(out)]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "int8/float32" in table and "latency 2 thread(s)" in table
+    numbers = json.loads(out.read_text())
+    assert numbers["int8"]["size_bytes"] == tflite_model.stat().st_size
+    assert numbers["float32"]["latency_ms"]["1"] > 0 and numbers["macs"] > 0
