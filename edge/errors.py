@@ -19,3 +19,7 @@ class ConfigError(FerEdgeError, ValueError):
 
 class RuntimeMissingError(FerEdgeError, ImportError):
     """No TFLite runtime (ai-edge-litert, tflite_runtime or TensorFlow) can be imported."""
+
+
+class CameraError(FerEdgeError, OSError):
+    """A frame source that cannot be opened or read."""

@@ -1,0 +1,205 @@
+"""The daemon's loop: trigger -> frames -> faces -> emotions -> outbox -> MQTT, around a stop Event."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.camera import open_source
+from edge.classifier import TFLiteEmotionClassifier
+from edge.config import EdgeConfig
+from edge.detector import HaarFaceDetector
+from edge.errors import FerEdgeError
+from edge.events import EventRecord, EventTracker
+from edge.homeassistant import discovery_messages
+from edge.messages import Topics, emotion_message, event_message, status_message
+from edge.modelfile import find_model
+from edge.outbox import Outbox
+from edge.preprocess import crop_face, to_gray
+from edge.publisher import MqttPublisher
+from edge.stats import Counters, StageTimes
+from edge.trigger import open_trigger
+from edge.watchdog import Watchdog
+
+logger = logging.getLogger(__name__)
+
+
+class Agent:
+    """Joins the parts; `run(stop)` loops until `stop` is set or a file source ends, then shuts down cleanly."""
+
+    def __init__(self, config: EdgeConfig, trigger, source, detector, classifier, publisher, watchdog=None):
+        self.config = config
+        self.topics = Topics(config.mqtt.topic_prefix, config.device_id)
+        self.trigger = trigger
+        self.source = source
+        self.detector = detector
+        self.classifier = classifier
+        self.publisher = publisher
+        self.watchdog = watchdog or Watchdog()
+        self.events = EventTracker(config.trigger.kind, config.trigger.quiet_seconds, config.trigger.max_event_seconds)
+        self.counters = Counters()
+        self.times = StageTimes()
+        self._fps = 0.0
+        self._ended = False
+
+    def run(self, stop: threading.Event, pace: bool = True) -> None:
+        """Tick at camera.fps (as fast as possible when `pace` is False) until stopped."""
+        config = self.config
+        interval = 1.0 / config.camera.fps if pace else 0.0
+        next_health = time.monotonic() + config.publish.health_seconds
+        self.publisher.start()
+        self.watchdog.ready()
+        trigger, camera = config.trigger.kind, config.camera
+        logger.info("running as %s: trigger %s, camera %s %s", config.device_id, trigger, camera.kind, camera.source)
+        delay = 0.0
+        try:
+            while not stop.wait(delay):
+                started = time.monotonic()
+                self.watchdog.ping()
+                if not self.tick_safely():
+                    logger.info("%s has ended", config.camera.source)
+                    break
+                if started >= next_health:
+                    self.report_health()
+                    next_health = started + config.publish.health_seconds
+                delay = max(0.0, interval - (time.monotonic() - started))
+        finally:
+            self.shutdown()
+
+    def tick_safely(self) -> bool:
+        """tick(), logging and counting an error instead of dying of it: the next frame may be fine."""
+        try:
+            return self.tick()
+        except (FerEdgeError, OSError, sqlite3.Error, cv2.error) as exc:
+            self.counters.errors += 1
+            logger.error("frame skipped: %s (%d errors so far)", exc, self.counters.errors)
+            return True
+
+    def tick(self) -> bool:
+        """One observation; False once a video file or folder has no more frames."""
+        frame = self._read() if self.trigger.needs_frames else None
+        with self.times.time("motion"):
+            motion = self.trigger.motion(frame[1] if frame else None)
+        closed = self.events.update(motion, time.time())
+        if closed is not None:
+            self._publish_event(closed)
+        if self.events.current is not None:
+            frame = frame or self._read()
+            if frame is not None:
+                self._analyse(*frame)
+        return not self._ended
+
+    def report_health(self) -> None:
+        self._fps = self.counters.frame_rate()
+        self.publisher.publish_now(self.topics.status, self._status("online", self.health()))
+
+    def health(self) -> dict[str, Any]:
+        outbox = self.publisher.outbox
+        return {
+            "uptime_s": round(self.counters.uptime(), 1),
+            "fps": round(self._fps, 2),
+            "queue_depth": len(outbox),
+            "frames": self.counters.frames,
+            "faces": self.counters.faces,
+            "events": self.counters.events,
+            "published": self.publisher.published,
+            "dropped": outbox.dropped,
+            "camera_failures": self.source.failures,
+            "errors": self.counters.errors,
+        }
+
+    def connect_messages(self) -> list[tuple[str, dict[str, Any]]]:
+        """What to publish, retained, on every connect: online, then Home Assistant discovery."""
+        messages = [(self.topics.status, self._status("online", self.health()))]
+        ha = self.config.homeassistant
+        if ha.enabled:
+            messages += discovery_messages(self.topics, self.classifier.model_id, ha.discovery_prefix)
+        return messages
+
+    def offline_message(self) -> tuple[str, dict[str, Any]]:
+        return self.topics.status, self._status("offline")
+
+    def shutdown(self) -> None:
+        """Close the open event, flush the outbox for a while, say offline, release everything."""
+        self.watchdog.stopping()
+        closed = self.events.close(time.time())
+        if closed is not None:
+            self._publish_event(closed)
+        if not self.publisher.flush(self.config.publish.flush_seconds):
+            logger.warning("%d results stay in the outbox until the next start", len(self.publisher.outbox))
+        self.publisher.stop(goodbye=self.offline_message())
+        self.publisher.outbox.close()
+        self.source.close()
+        self.trigger.close()
+
+    def _read(self) -> tuple[float, np.ndarray] | None:
+        """(capture time, gray frame), or None when there is none now."""
+        with self.times.time("capture"):
+            image = self.source.read()
+        if image is None:
+            self._ended = not self.source.live
+            return None
+        self.counters.frames += 1
+        return time.time(), to_gray(image)
+
+    def _analyse(self, captured_at: float, gray: np.ndarray) -> None:
+        event = self.events.current
+        event.add_frame()
+        with self.times.time("detect"):
+            boxes = self.detector.detect(gray)
+        if not boxes:
+            return
+        faces = np.stack([crop_face(gray, box, self.config.detector.margin) for box in boxes])
+        with self.times.time("classify"):
+            emotions = self.classifier.classify(faces)
+        device, model = self.config.device_id, self.classifier.model_id
+        with self.times.time("publish"):
+            results = []
+            for box, face, emotion in zip(boxes, faces, emotions):
+                event.add_face([emotion.probabilities[label] for label in self.classifier.labels])
+                message = emotion_message(device, model, event.id, captured_at, box, emotion, self._jpeg(face))
+                results.append((self.topics.emotion, message))
+            self.publisher.publish_all(results)
+        self.counters.faces += len(boxes)
+
+    def _jpeg(self, face: np.ndarray) -> bytes | None:
+        if not self.config.publish.include_face_image:
+            return None
+        ok, data = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, self.config.publish.jpeg_quality])
+        return data.tobytes() if ok else None
+
+    def _publish_event(self, event: EventRecord) -> None:
+        self.counters.events += 1
+        message = event_message(self.config.device_id, self.classifier.model_id, event, self.classifier.labels)
+        self.publisher.publish(self.topics.event, message)
+
+    def _status(self, state: str, health: dict[str, Any] | None = None) -> dict[str, Any]:
+        return status_message(self.config.device_id, self.classifier.model_id, state, time.time(), health)
+
+
+def assemble(config: EdgeConfig) -> Agent:
+    """Every part built from its own section of the config; errors name the file or field at fault."""
+    classifier = TFLiteEmotionClassifier(
+        find_model(config.classifier.model), num_threads=config.classifier.threads, runtime=config.classifier.runtime
+    )
+    detector = HaarFaceDetector(config.detector)
+    outbox = Outbox(config.outbox.path, config.outbox.max_messages, config.outbox.when_full)
+    source = open_source(config.camera)
+    trigger = open_trigger(config.trigger)
+    agent = Agent(config, trigger, source, detector, classifier, publisher=None)
+    # the publisher asks the agent, on every connect, for its online status (with health) and discovery
+    agent.publisher = MqttPublisher(
+        config.mqtt,
+        outbox,
+        client_id=config.mqtt.client_id or f"fer-edge-{config.device_id}",
+        will=agent.offline_message(),
+        on_connect=agent.connect_messages,
+        resend_on=f"{config.homeassistant.discovery_prefix}/status" if config.homeassistant.enabled else None,
+    )
+    return agent

@@ -1,0 +1,202 @@
+"""Frame sources: picamera2 on a Pi, OpenCV (a /dev/video index, a video file, an RTSP/HTTP URL), a folder.
+
+Each has `live`, `open()`, `read() -> BGR frame | None` (None: a file or folder has ended) and `close()`;
+a failure raises CameraError. `Reopening` keeps a live camera going: it reopens it with backoff and
+never blocks the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.config import CameraConfig
+from edge.errors import CameraError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
+
+
+class OpenCVSource:
+    """cv2.VideoCapture of a device index, a video file or a stream URL; files may loop."""
+
+    def __init__(self, config: CameraConfig):
+        self.config = config
+        self.target: int | str = int(config.source) if config.source.isdigit() else config.source
+        # a device (index or /dev path) or a stream may come back after failing; a video file will not
+        self.live = isinstance(self.target, int) or "://" in self.target or self.target.startswith("/dev/")
+        self._capture: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        if not self.live and not Path(self.target).is_file():
+            raise CameraError(f"{self.target}: no such video file")
+        capture = cv2.VideoCapture(self.target)
+        if not capture.isOpened():
+            capture.release()
+            raise CameraError(f"{self.target}: OpenCV cannot open it as a camera, video file or stream")
+        if self.live:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._capture = capture
+
+    def read(self) -> np.ndarray | None:
+        if self._capture is None:
+            raise CameraError(f"{self.target}: not open")
+        ok, frame = self._capture.read()
+        if ok:
+            return frame
+        if self.live:
+            raise CameraError(f"{self.target}: no frame")
+        if self.config.loop and self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0):
+            ok, frame = self._capture.read()
+            if ok:
+                return frame
+        return None
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class FolderSource:
+    """The images of a folder in name order, read one per frame; unreadable files are skipped with a warning."""
+
+    live = False
+
+    def __init__(self, config: CameraConfig):
+        self.config = config
+        self.folder = Path(config.source)
+        self._files: list[Path] = []
+        self._next = 0
+
+    def open(self) -> None:
+        if not self.folder.is_dir():
+            raise CameraError(f"{self.folder}: not a folder of images")
+        self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._files:
+            raise CameraError(f"{self.folder}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        self._next = 0
+
+    def read(self) -> np.ndarray | None:
+        while True:
+            if self._next >= len(self._files):
+                if not self.config.loop:
+                    return None
+                self._next = 0
+            path = self._files[self._next]
+            self._next += 1
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if frame is not None:
+                return frame
+            logger.warning("%s: not a readable image; skipped", path)
+
+    def close(self) -> None:
+        self._files = []
+
+
+class Picamera2Source:
+    """The Raspberry Pi camera through picamera2 (Raspberry Pi OS package python3-picamera2)."""
+
+    live = True
+
+    def __init__(self, config: CameraConfig):
+        self.config = config
+        self._camera = None
+
+    def open(self) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise CameraError("picamera2 is not installed (apt install python3-picamera2 on Raspberry Pi OS)") from None
+        try:
+            camera = Picamera2()
+            # libcamera's "RGB888" is stored B, G, R: the order OpenCV expects.
+            size = (self.config.width, self.config.height)
+            camera.configure(camera.create_video_configuration(main={"size": size, "format": "RGB888"}))
+            camera.start()
+        except Exception as exc:  # picamera2 raises bare RuntimeError/IndexError when no camera is attached
+            raise CameraError(f"picamera2: cannot start the camera ({exc})") from None
+        self._camera = camera
+
+    def read(self) -> np.ndarray | None:
+        if self._camera is None:
+            raise CameraError("picamera2: not open")
+        try:
+            return self._camera.capture_array("main")
+        except Exception as exc:
+            raise CameraError(f"picamera2: capture failed ({exc})") from None
+
+    def close(self) -> None:
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+
+SOURCES = {"opencv": OpenCVSource, "folder": FolderSource, "picamera2": Picamera2Source}
+
+
+class Reopening:
+    """A live source that reopens itself after a failure, waiting retry_seconds, doubling up to retry_max_seconds.
+
+    A file or folder is opened once: if that fails, `open()` raises, since retrying cannot help.
+    """
+
+    def __init__(self, source, config: CameraConfig, clock=time.monotonic):
+        self.source = source
+        self.live = source.live
+        self.failures = 0
+        self._config = config
+        self._clock = clock
+        self._delay = config.retry_seconds
+        self._retry_at: float | None = None
+
+    def open(self) -> None:
+        try:
+            self.source.open()
+        except CameraError as exc:
+            if not self.live:
+                raise
+            self._fail(exc)
+
+    def read(self) -> np.ndarray | None:
+        """A frame; None while a live camera is away (or when a file has ended: check `live`)."""
+        if self._retry_at is not None:
+            if self._clock() < self._retry_at:
+                return None
+            self._retry_at = None
+            self.open()
+            if self._retry_at is not None:
+                return None
+        try:
+            frame = self.source.read()
+        except CameraError as exc:
+            self._fail(exc)
+            return None
+        if frame is not None and self._delay != self._config.retry_seconds:
+            logger.info("camera is back")
+            self._delay = self._config.retry_seconds
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
+
+    def _fail(self, exc: CameraError) -> None:
+        self.failures += 1
+        self.source.close()
+        logger.warning("%s; reopening in %.0f s", exc, self._delay)
+        self._retry_at = self._clock() + self._delay
+        self._delay = min(self._delay * 2, self._config.retry_max_seconds)
+
+
+def open_source(config: CameraConfig) -> Reopening:
+    """The configured frame source, opened; CameraError if a file or folder cannot be read."""
+    source = Reopening(SOURCES[config.kind](config), config)
+    source.open()
+    return source

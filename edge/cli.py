@@ -1,0 +1,140 @@
+"""fer-edge: run the edge agent, check its config, try it with the demo, benchmark it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import typing
+from collections.abc import Callable
+from pathlib import Path
+
+from edge import __version__
+from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_config, secret_settings
+from edge.errors import FerEdgeError
+
+
+def value_name(annotation) -> str:
+    """What a flag takes: {a,b} for a choice, else INT, NUMBER, BOOL, PATH or TEXT (Optional unwrapped)."""
+    kinds = [k for arg in typing.get_args(annotation) or [annotation] for k in typing.get_args(arg) or [arg]]
+    choices = [k for k in kinds if isinstance(k, str)]
+    if choices:
+        return "{" + ",".join(choices) + "}"
+    names = {int: "INT", float: "NUMBER", bool: "BOOL", Path: "PATH"}
+    return next((names[k] for k in kinds if k in names), "TEXT")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """--config, and one flag per setting of the config tree (all but secrets)."""
+    parser.add_argument("--config", type=Path, metavar="TOML", help="Config file (default: built-in defaults).")
+    group = parser.add_argument_group("settings (each also FER_EDGE_<SECTION>_<KEY> in the environment)")
+    secrets = secret_settings()
+    for path, info in iter_settings():
+        if path in secrets:
+            continue
+        help_text = f"{info.description} [{env_name(path)}]"
+        dest = "setting:" + ".".join(path)
+        group.add_argument(flag_name(path), dest=dest, metavar=value_name(info.annotation), help=help_text)
+
+
+def setting_flags(args: argparse.Namespace) -> dict[tuple[str, ...], str]:
+    return {
+        tuple(key.removeprefix("setting:").split(".")): value
+        for key, value in vars(args).items()
+        if key.startswith("setting:") and value is not None
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fer-edge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fer-edge {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    run = verbs.add_parser("run", help="Run the agent until SIGTERM/SIGINT (or until a video file ends).")
+    add_setting_flags(run)
+    check = verbs.add_parser("check-config", help="Validate a config file; name each bad field.")
+    check.add_argument("file", nargs="?", type=Path, help="Config file (or --config).")
+    add_setting_flags(check)
+    demo = verbs.add_parser("demo", help="Run the agent on a bundled clip against a local Mosquitto; print what arrives.")
+    demo.add_argument("--broker", metavar="HOST:PORT", help="Use this broker instead of starting mosquitto.")
+    demo.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model).")
+    demo.add_argument("--clip", type=Path, help="Video to run on (default: the bundled demo clip).")
+    bench = verbs.add_parser("bench", help="Time each stage of the pipeline on a video, on one core.")
+    bench.add_argument("video", type=Path)
+    bench.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model).")
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """stderr; without timestamps under systemd, whose journal adds its own."""
+    under_systemd = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
+    fmt = "%(levelname)s %(name)s: %(message)s" if under_systemd else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
+    logging.getLogger("paho").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def run_until_signalled(config: EdgeConfig) -> int:
+    """Assemble the agent and loop; SIGTERM and SIGINT only set the stop event."""
+    from edge.agent import assemble
+
+    agent = assemble(config)
+    stop = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        agent.run(stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def check_config(args: argparse.Namespace) -> int:
+    path = args.file or args.config
+    config = load_config(path, flags=setting_flags(args))
+    camera, mqtt = config.camera, config.mqtt
+    print(
+        f"{path or 'defaults'}: ok (device {config.device_id}, trigger {config.trigger.kind}, "
+        f"camera {camera.kind} {camera.source}, broker {mqtt.host}:{mqtt.port})"
+    )
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.verb == "check-config":
+        return check_config(args)
+    if args.verb == "run":
+        config = load_config(args.config, flags=setting_flags(args))
+        configure_logging(config.log_level)
+        return run_until_signalled(config)
+    if args.verb == "demo":
+        from edge.demo.run import run_demo
+
+        configure_logging("INFO")
+        return run_demo(broker=args.broker, model=args.model, clip=args.clip)
+    from edge.bench import run_bench
+
+    configure_logging("WARNING")
+    return run_bench(args.video, args.model)
+
+
+def run_guarded(action: Callable[[], int]) -> int:
+    """action(), with fer-edge's errors printed as `fer-edge: error: ...` lines and exit status 1."""
+    try:
+        return action()
+    except (FerEdgeError, OSError) as exc:
+        if os.environ.get("DEBUG") == "1":
+            raise
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"fer-edge: error: {line}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_guarded(lambda: dispatch(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""The edge agent's one typed configuration tree, loaded once from TOML, environment and flags.
+
+Precedence: flags over `FER_EDGE_...` environment variables over the TOML file over defaults. Every leaf
+setting `section.key` is also the flag `--section-key` and the variable `FER_EDGE_SECTION_KEY`; both names
+are derived from this tree, so they cannot drift from it. Secrets are read here, in `load_config`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from edge.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+ENV_PREFIX = "FER_EDGE_"
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+def default_device_id() -> str:
+    """The host name with anything outside [A-Za-z0-9_-] replaced, so it can sit in a topic."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "fer-edge"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PirConfig(Section):
+    pin: str = Field("GPIO17", description="GPIO pin of the PIR's output, as gpiozero names it (17, GPIO17, BOARD11).")
+    queue_len: int = Field(1, ge=1, le=100, description="Readings averaged before deciding (gpiozero queue_len).")
+    threshold: float = Field(0.5, gt=0, lt=1, description="Fraction of those readings that must be high.")
+
+
+class FrameMotionConfig(Section):
+    width: int = Field(160, ge=32, le=1280, description="Frames are downscaled to this width before differencing.")
+    threshold: int = Field(25, ge=1, le=255, description="Gray-level change that marks a pixel as changed.")
+    min_area: float = Field(
+        0.005, gt=0, le=1, description="Smallest changed region that counts as motion, as a fraction of the frame."
+    )
+    alpha: float = Field(0.2, gt=0, le=1, description="How fast the background follows the scene (0..1 per frame).")
+
+
+class TriggerConfig(Section):
+    kind: Literal["pir", "motion", "always"] = Field(
+        "motion", description="pir: a GPIO motion sensor; motion: frame differencing; always: capture continuously."
+    )
+    quiet_seconds: float = Field(5.0, ge=0, le=3600, description="An event closes after this long without motion.")
+    max_event_seconds: float = Field(300.0, gt=0, le=86400, description="A longer event is closed and a new one opened.")
+    pir: PirConfig = Field(default_factory=PirConfig)
+    motion: FrameMotionConfig = Field(default_factory=FrameMotionConfig)
+
+
+class CameraConfig(Section):
+    kind: Literal["picamera2", "opencv", "folder"] = Field("opencv", description="Which frame source reads `source`.")
+    source: str = Field(
+        "0", description="opencv: a /dev/video index, a video file or an RTSP/HTTP URL; folder: a directory of images."
+    )
+    fps: float = Field(5.0, gt=0, le=60, description="Frames read per second during an event.")
+    width: int = Field(640, ge=64, le=4096, description="Requested frame width (cameras only).")
+    height: int = Field(480, ge=48, le=4096, description="Requested frame height (cameras only).")
+    loop: bool = Field(False, description="Replay a video file or folder forever instead of stopping at its end.")
+    retry_seconds: float = Field(1.0, gt=0, le=600, description="First wait before reopening a failed camera.")
+    retry_max_seconds: float = Field(60.0, gt=0, le=3600, description="Longest wait between reopening attempts.")
+
+
+class DetectorConfig(Section):
+    downscale: float = Field(2.0, ge=1, le=8, description="Faces are searched in the gray frame shrunk by this factor.")
+    min_face: int = Field(60, ge=24, le=2000, description="Smallest face side to find, in full-frame pixels.")
+    scale_factor: float = Field(1.1, gt=1, le=2, description="Haar cascade image-pyramid step.")
+    min_neighbors: int = Field(5, ge=0, le=50, description="Haar cascade overlapping hits needed to accept a face.")
+    margin: float = Field(0.0, ge=0, le=0.5, description="Each face box grows by this fraction per side before cropping.")
+    max_faces: int = Field(10, ge=1, le=100, description="At most this many faces (the largest) per frame.")
+
+
+class ClassifierConfig(Section):
+    model: Path | None = Field(
+        None, description="TFLite model with its JSON sidecar; default: the shipped int8 model (see edge/modelfile.py)."
+    )
+    threads: int = Field(1, ge=1, le=16, description="Interpreter threads.")
+    runtime: Literal["ai-edge-litert", "tflite-runtime", "tensorflow"] | None = Field(
+        None, description="TFLite runtime to use; default: the first that imports."
+    )
+
+
+class TlsConfig(Section):
+    enabled: bool = Field(False, description="Use TLS; on by itself when ca_file is set.")
+    ca_file: Path | None = Field(None, description="CA certificate(s) that signed the broker's; default: system CAs.")
+    cert_file: Path | None = Field(None, description="Client certificate, for brokers that require one.")
+    key_file: Path | None = Field(None, description="Private key of cert_file.")
+
+
+class MqttConfig(Section):
+    host: str = Field("localhost", min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is the usual TLS port).")
+    protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version.")
+    client_id: str | None = Field(None, description="MQTT client id; default: fer-edge-<device_id>.")
+    keepalive: int = Field(60, ge=5, le=3600, description="Seconds between keep-alive pings.")
+    qos: int = Field(1, ge=0, le=2, description="QoS of results; an outbox row is deleted once this QoS completes.")
+    topic_prefix: str = Field("fer", pattern=r"^[^#+/]+(/[^#+/]+)*$", description="Topics are <prefix>/<device_id>/...")
+    username: str | None = Field(None, description="Broker user name.")
+    password: SecretStr | None = Field(
+        None, description="Broker password: set FER_EDGE_MQTT_PASSWORD or password_file, not this file."
+    )
+    password_file: Path | None = Field(None, description="File holding the broker password (first line).")
+    reconnect_max_seconds: int = Field(60, ge=1, le=3600, description="Longest wait between reconnection attempts.")
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+
+
+class PublishConfig(Section):
+    include_face_image: bool = Field(False, description="Add the 48x48 face crop as base64 JPEG to emotion messages.")
+    jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of that crop.")
+    health_seconds: float = Field(60.0, ge=1, le=86400, description="Seconds between health reports (status topic).")
+    flush_seconds: float = Field(5.0, ge=0, le=600, description="At shutdown, wait this long for queued results.")
+
+
+class OutboxConfig(Section):
+    path: Path = Field(Path("/var/lib/fer-edge/outbox.sqlite3"), description="SQLite file holding unsent results.")
+    max_messages: int = Field(100_000, ge=10, le=10_000_000, description="Rows kept at most while the broker is away.")
+    when_full: Literal["drop-oldest", "drop-newest"] = Field(
+        "drop-oldest", description="What a full outbox gives up; each drop is counted in health and logged."
+    )
+
+
+class HomeAssistantConfig(Section):
+    enabled: bool = Field(True, description="Publish Home Assistant MQTT discovery on connect.")
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+]+$", description="Home Assistant's discovery prefix.")
+
+
+class EdgeConfig(Section):
+    device_id: str = Field(
+        default_factory=default_device_id, pattern=NAME_PATTERN, description="Names this device in topics and messages."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging threshold.")
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+
+    @field_validator("camera")
+    @classmethod
+    def _retry_bounds(cls, camera: CameraConfig) -> CameraConfig:
+        if camera.retry_max_seconds < camera.retry_seconds:
+            raise ValueError("retry_max_seconds must not be below retry_seconds")
+        return camera
+
+
+Setting = tuple[str, ...]
+
+
+def iter_settings(model: type[BaseModel] = EdgeConfig, prefix: Setting = ()) -> Iterator[tuple[Setting, Any]]:
+    """(path, field info) of every leaf setting, sections walked depth first."""
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from iter_settings(annotation, prefix + (name,))
+        else:
+            yield prefix + (name,), info
+
+
+def flag_name(path: Setting) -> str:
+    return "--" + "-".join(path).replace("_", "-")
+
+
+def env_name(path: Setting) -> str:
+    return ENV_PREFIX + "_".join(path).upper()
+
+
+def secret_settings() -> set[Setting]:
+    """Settings typed SecretStr: never flags (a command line is visible to every user), never echoed in errors."""
+    return {path for path, info in iter_settings() if "SecretStr" in str(info.annotation)}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def collect_overrides(environ: Mapping[str, str], flags: Mapping[Setting, str]) -> dict[Setting, tuple[str, str]]:
+    """path -> (value, where it came from) for every setting given in the environment or as a flag."""
+    found: dict[Setting, tuple[str, str]] = {}
+    for path, _ in iter_settings():
+        if env_name(path) in environ:
+            found[path] = (environ[env_name(path)], env_name(path))
+        if path in flags:
+            found[path] = (flags[path], flag_name(path))
+    return found
+
+
+def apply_override(data: dict[str, Any], path: Setting, value: str) -> None:
+    node = data
+    for key in path[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[path[-1]] = None if value == "" else value
+
+
+def describe_errors(error: ValidationError, source: str, origins: Mapping[Setting, str]) -> list[str]:
+    """One line per bad field: where it was set, its dotted name, what is wrong."""
+    lines = []
+    for item in error.errors():
+        path = tuple(str(p) for p in item["loc"])
+        where = origins.get(path, source)
+        message = "unknown setting" if item["type"] == "extra_forbidden" else item["msg"]
+        value = "" if item["type"] == "extra_forbidden" or path in secret_settings() else f" (got {item['input']!r})"
+        lines.append(f"{where}: field '{'.'.join(path)}': {message}{value}")
+    return lines
+
+
+def read_password(mqtt: MqttConfig, source: str) -> MqttConfig:
+    """Fill mqtt.password from mqtt.password_file when the password is not set otherwise."""
+    if mqtt.password is not None or mqtt.password_file is None:
+        return mqtt
+    try:
+        secret = mqtt.password_file.read_text().splitlines()[0] if mqtt.password_file.stat().st_size else ""
+    except OSError as exc:
+        problem = f"cannot read {mqtt.password_file} ({exc.strerror})"
+        raise ConfigError(f"{source}: field 'mqtt.password_file': {problem}") from None
+    return mqtt.model_copy(update={"password": SecretStr(secret)})
+
+
+def load_config(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[Setting, str] | None = None,
+) -> EdgeConfig:
+    """The validated config; ConfigError listing every bad field (one per line) otherwise."""
+    environ = os.environ if environ is None else environ
+    source = str(path) if path else "defaults"
+    data = read_toml(Path(path)) if path else {}
+    overrides = collect_overrides(environ, flags or {})
+    for setting, (value, _) in overrides.items():
+        apply_override(data, setting, value)
+    try:
+        config = EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        origins = {setting: where for setting, (_, where) in overrides.items()}
+        raise ConfigError("\n".join(describe_errors(exc, source, origins))) from None
+    return config.model_copy(update={"mqtt": read_password(config.mqtt, source)})

@@ -1,0 +1,65 @@
+"""A plain paho subscriber that prints one line per message it receives: what a fer-edge consumer sees."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+
+import paho.mqtt.client as mqtt
+
+from edge.errors import FerEdgeError
+
+
+def describe(topic: str, payload: dict) -> str:
+    """One human line for a fer-edge message."""
+    if topic.endswith("/emotion"):
+        box = payload["box"]
+        face = f"face {box['w']}x{box['h']} at ({box['x']},{box['y']})"
+        return f"{payload['label']:<9} {payload['confidence']:.2f}  {face}  event {payload['event'][:8]}"
+    if topic.endswith("/event"):
+        return (
+            f"event {payload['event'][:8]} closed: {payload['duration_s']:.1f} s, {payload['frames']} frames, "
+            f"{payload['faces']} faces, dominant {payload['dominant']}"
+        )
+    if topic.endswith("/status"):
+        health = payload.get("health")
+        return payload["state"] + (f"  ({health['frames']} frames, {health['queue_depth']} queued)" if health else "")
+    if topic.endswith("/config"):
+        return f"Home Assistant discovery: sensor {payload.get('name')!r} on {payload.get('state_topic')}"
+    return json.dumps(payload)[:100]
+
+
+class PrintingSubscriber:
+    """Subscribes to `topics` (QoS 1) and prints each message as it arrives; counts them by topic leaf."""
+
+    def __init__(self, host: str, port: int, topics: list[str], out=print):
+        self.counts: Counter[str] = Counter()
+        self.subscribed = threading.Event()
+        self._topics = topics
+        self._out = out
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="fer-edge-demo-subscriber")
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = lambda *args: self.subscribed.set()
+        self._client.on_message = self._on_message
+        try:
+            self._client.connect(host, port)
+        except OSError as exc:
+            raise FerEdgeError(f"cannot connect to the broker at {host}:{port} ({exc.strerror or exc})") from None
+        self._client.loop_start()
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        client.subscribe([(topic, 1) for topic in self._topics])
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            payload = json.loads(message.payload)
+            line = describe(message.topic, payload)
+        except (ValueError, KeyError, TypeError):
+            line = f"(unreadable) {message.payload[:80]!r}"
+        self.counts[message.topic.rsplit("/", 1)[-1]] += 1
+        self._out(f"{message.topic:<46} {line}")

@@ -1,0 +1,100 @@
+"""Topics and payloads the agent publishes; the contract is edge/schema/*.schema.json and its README."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from edge.classifier import Emotion
+from edge.events import EventRecord
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics of one device: <prefix>/<device>/emotion, .../event, .../status."""
+
+    prefix: str
+    device_id: str
+
+    def _topic(self, leaf: str) -> str:
+        return f"{self.prefix}/{self.device_id}/{leaf}"
+
+    @property
+    def emotion(self) -> str:
+        return self._topic("emotion")
+
+    @property
+    def event(self) -> str:
+        return self._topic("event")
+
+    @property
+    def status(self) -> str:
+        return self._topic("status")
+
+
+def utc_timestamp(seconds: float) -> str:
+    """Epoch seconds -> ISO 8601 UTC with milliseconds and a Z."""
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def envelope(device_id: str, model_id: str, at: float) -> dict[str, Any]:
+    """The fields every message starts with; `id` is what a subscriber deduplicates on."""
+    return {"id": uuid.uuid4().hex, "device": device_id, "timestamp": utc_timestamp(at), "model": model_id}
+
+
+def emotion_message(
+    device_id: str,
+    model_id: str,
+    event_id: str,
+    captured_at: float,
+    box: tuple[int, int, int, int],
+    emotion: Emotion,
+    face_jpeg: bytes | None = None,
+) -> dict[str, Any]:
+    """One face: where it was in the frame and what the model says; `timestamp` is the frame's capture time."""
+    x, y, w, h = (int(v) for v in box)
+    message = envelope(device_id, model_id, captured_at) | {
+        "event": event_id,
+        "box": {"x": x, "y": y, "w": w, "h": h},
+        "label": emotion.label,
+        "confidence": emotion.confidence,
+        "probabilities": emotion.probabilities,
+    }
+    if face_jpeg is not None:
+        message["image"] = base64.b64encode(face_jpeg).decode("ascii")
+    return message
+
+
+def event_message(device_id: str, model_id: str, event: EventRecord, labels: list[str]) -> dict[str, Any]:
+    """A closed event: how long, what triggered it, frames and faces seen, the averaged emotion."""
+    mean = event.mean_probabilities()
+    message = envelope(device_id, model_id, event.ended or event.started) | {
+        "event": event.id,
+        "trigger": event.trigger,
+        "started": utc_timestamp(event.started),
+        "ended": utc_timestamp(event.ended or event.started),
+        "duration_s": round((event.ended or event.started) - event.started, 3),
+        "frames": event.frames,
+        "faces": event.faces,
+        "dominant": None,
+        "probabilities": None,
+    }
+    if mean is not None:
+        message["dominant"] = labels[int(np.argmax(mean))]
+        message["probabilities"] = {label: round(float(p), 6) for label, p in zip(labels, mean)}
+    return message
+
+
+def status_message(
+    device_id: str, model_id: str, state: str, at: float, health: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """online / offline, with the latest health figures when there are some."""
+    message = envelope(device_id, model_id, at) | {"state": state}
+    if health is not None:
+        message["health"] = health
+    return message

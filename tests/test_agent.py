@@ -1,0 +1,161 @@
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from edge.agent import assemble
+from edge.config import EdgeConfig
+from edge.demo import CLIP
+from edge.publisher import wait_until
+from mosquitto import Broker, free_port
+from mqtt_clients import Client
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "edge" / "schema"
+
+
+@pytest.fixture(scope="module")
+def validators() -> dict:
+    """topic leaf -> JSON Schema validator of edge/schema/<leaf>.schema.json."""
+    schemas = {p.name.split(".")[0]: json.loads(p.read_text()) for p in SCHEMAS.glob("*.schema.json")}
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    formats = Draft202012Validator.FORMAT_CHECKER
+    return {name: Draft202012Validator(s, registry=registry, format_checker=formats) for name, s in schemas.items()}
+
+
+def settings(tmp_path: Path, model: Path, port: int, **sections) -> dict:
+    base = {
+        "device_id": "cam1",
+        "trigger": {"kind": "motion", "quiet_seconds": 0},
+        "camera": {"source": str(CLIP), "fps": 30},
+        "classifier": {"model": str(model)},
+        "mqtt": {"port": port, "host": "127.0.0.1", "reconnect_max_seconds": 1},
+        "outbox": {"path": str(tmp_path / "outbox.sqlite3")},
+    }
+    for section, values in sections.items():
+        base[section] = base.get(section, {}) | values
+    return base
+
+
+def drain(client: Client) -> list:
+    messages = []
+    while not client.messages.empty():
+        message = client.next_message()
+        messages.append((message.topic, json.loads(message.payload)))
+    return messages
+
+
+def test_demo_clip_results_reach_a_subscriber_as_documented(broker, tmp_path, tflite_model, validators):
+    subscriber = Client(broker, "watcher")
+    assert subscriber.wait_connected()
+    subscriber.subscribe("#")
+    agent = assemble(EdgeConfig.model_validate(settings(tmp_path, tflite_model, broker.port)))
+    agent.run(threading.Event(), pace=False)
+    time.sleep(0.3)
+    messages = drain(subscriber)
+    for topic, payload in messages:
+        if not topic.startswith("homeassistant/"):
+            validators[topic.rsplit("/", 1)[1]].validate(payload)
+    by_leaf = lambda leaf: [p for t, p in messages if t.endswith(leaf)]
+    events = by_leaf("/event")
+    assert len(events) >= 3 and sum(e["faces"] for e in events) == len(by_leaf("/emotion")) > 20
+    assert {e["event"] for e in by_leaf("/emotion")} <= {e["event"] for e in events}
+    assert [s["state"] for s in by_leaf("/status")][::len(by_leaf("/status")) - 1] == ["online", "offline"]
+    assert "homeassistant/sensor/fer_cam1/emotion/config" in [t for t, _ in messages]
+    assert "image" not in by_leaf("/emotion")[0]
+
+
+def test_face_image_only_when_asked(broker, tmp_path, tflite_model):
+    subscriber = Client(broker, "watcher")
+    assert subscriber.wait_connected()
+    subscriber.subscribe("fer/cam1/emotion")
+    config = settings(tmp_path, tflite_model, broker.port, publish={"include_face_image": True}, trigger={"kind": "always"})
+    assemble(EdgeConfig.model_validate(config)).run(threading.Event(), pace=False)
+    assert subscriber.next_message().payload.startswith(b"{") and "image" in json.loads(subscriber.next_message().payload)
+
+
+def outbox_ids(path: Path) -> list[str]:
+    """Ids waiting in an agent's outbox, oldest first (none while the file is still being created)."""
+    try:
+        with sqlite3.connect(path) as db:
+            return [row[0] for row in db.execute("SELECT id FROM outbox ORDER BY seq")]
+    except sqlite3.OperationalError:
+        return []
+
+
+def start_daemon(config: Path) -> subprocess.Popen:
+    """`fer-edge run` as a process of its own, logging to daemon.log beside its config."""
+    log = open(config.with_name("daemon.log"), "a")
+    return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)], stderr=log)
+
+
+def test_killed_daemon_loses_nothing_from_its_full_outbox_and_stops_cleanly_on_sigterm(tmp_path, tflite_model):
+    port = free_port()
+    config = tmp_path / "edge.toml"
+    outbox = tmp_path / "outbox.sqlite3"
+    config.write_text(
+        f'device_id = "cam1"\n[trigger]\nkind = "always"\n[camera]\nsource = "{CLIP}"\nfps = 30\nloop = true\n'
+        f'[classifier]\nmodel = "{tflite_model}"\n[mqtt]\nport = {port}\nreconnect_max_seconds = 1\n'
+        f'[outbox]\npath = "{outbox}"\nmax_messages = 50\n'
+    )
+    daemon = start_daemon(config)
+    try:
+        assert wait_until(lambda: len(outbox_ids(outbox)) == 50, 60)
+        time.sleep(0.5)  # let drop-oldest turn over a few rows
+    finally:
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait()
+    queued = outbox_ids(outbox)
+    broker = Broker(tmp_path, port=port).start()
+    subscriber = Client(broker, "watcher")
+    try:
+        assert subscriber.wait_connected()
+        subscriber.subscribe("fer/cam1/#")
+        daemon = start_daemon(config)
+        assert wait_until(lambda: subscriber.messages.qsize() > len(queued) + 10, 30)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0, (tmp_path / "daemon.log").read_text()
+        time.sleep(0.2)
+        messages = drain(subscriber)
+    finally:
+        subscriber.close()
+        broker.stop()
+    received = [p["id"] for t, p in messages if not t.endswith("/status")]
+    assert received[: len(queued)] == queued
+    assert len(received) == len(set(received))
+    assert messages[-1][1]["state"] == "offline" and any(t.endswith("/event") for t, _ in messages)
+
+def test_pir_opens_the_event_that_reads_frames(broker, tmp_path, tflite_model):
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    previous, Device.pin_factory = Device.pin_factory, MockFactory()
+    subscriber = Client(broker, "watcher")
+    assert subscriber.wait_connected()
+    subscriber.subscribe("fer/cam1/#")
+    config = settings(tmp_path, tflite_model, broker.port, trigger={"kind": "pir"}, camera={"loop": True})
+    agent = assemble(EdgeConfig.model_validate(config))
+    stop = threading.Event()
+    runner = threading.Thread(target=agent.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(0.5)
+        assert agent.counters.frames == 0  # no motion, no frames read
+        Device.pin_factory.pin(17).drive_high()
+        assert wait_until(lambda: agent.counters.faces > 0, 10)
+        Device.pin_factory.pin(17).drive_low()
+        assert wait_until(lambda: agent.counters.events == 1, 5)
+    finally:
+        stop.set()
+        runner.join()
+        Device.pin_factory.reset()
+        Device.pin_factory = previous
+    [event] = [json.loads(m.payload) for m in list(subscriber.messages.queue) if m.topic.endswith("/event")]
+    assert event["trigger"] == "pir" and event["faces"] == agent.counters.faces

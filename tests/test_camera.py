@@ -1,0 +1,84 @@
+import cv2
+import numpy as np
+import pytest
+
+from edge.camera import Reopening, open_source
+from edge.config import CameraConfig
+from edge.errors import CameraError
+
+
+def write_video(path, frames: int = 5):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for n in range(frames):
+        writer.write(np.full((48, 64, 3), 40 * n, np.uint8))
+    writer.release()
+    return path
+
+
+def read_all(source, limit: int = 100) -> list:
+    frames = []
+    while (frame := source.read()) is not None and len(frames) < limit:
+        frames.append(frame)
+    return frames
+
+
+def test_video_file_plays_to_its_end(tmp_path):
+    source = open_source(CameraConfig(source=str(write_video(tmp_path / "v.avi"))))
+    frames = read_all(source)
+    assert len(frames) == 5 and frames[0].shape == (48, 64, 3) and not source.live
+
+
+def test_looping_file_starts_again(tmp_path):
+    source = open_source(CameraConfig(source=str(write_video(tmp_path / "v.avi")), loop=True))
+    assert len(read_all(source, limit=12)) == 12
+
+
+def test_folder_skips_unreadable_images(tmp_path):
+    for n in range(3):
+        cv2.imwrite(str(tmp_path / f"{n}.png"), np.zeros((10, 10, 3), np.uint8))
+    (tmp_path / "1b.jpg").write_bytes(b"not a jpeg")
+    assert len(read_all(open_source(CameraConfig(kind="folder", source=str(tmp_path))))) == 3
+
+
+@pytest.mark.parametrize("content", [None, b"garbage"])
+def test_unreadable_video_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "broken.avi"
+    if content:
+        path.write_bytes(content)
+    with pytest.raises(CameraError, match="broken.avi"):
+        open_source(CameraConfig(source=str(path)))
+
+
+class FlakyCamera:
+    """A live camera stand-in: fails its first `failures` opens, then serves numbered frames."""
+
+    live = True
+
+    def __init__(self, failures: int):
+        self.failures, self.opened, self.served = failures, 0, 0
+
+    def open(self):
+        self.opened += 1
+        if self.opened <= self.failures:
+            raise CameraError("camera unplugged")
+
+    def read(self):
+        self.served += 1
+        return np.full((4, 4, 3), self.served, np.uint8)
+
+    def close(self):
+        pass
+
+
+def test_failed_camera_is_reopened_with_backoff():
+    now = [0.0]
+    camera = FlakyCamera(failures=2)
+    source = Reopening(camera, CameraConfig(retry_seconds=1, retry_max_seconds=10), clock=lambda: now[0])
+    source.open()
+    assert source.read() is None and camera.opened == 1
+    now[0] = 1.0
+    assert source.read() is None and camera.opened == 2
+    now[0] = 2.5  # the second wait is 2 s
+    assert source.read() is None and camera.opened == 2
+    now[0] = 3.0
+    assert source.read() is not None and source.failures == 2

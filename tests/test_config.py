@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.config import load_config
+from edge.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "deploy" / "edge.toml.example"
+
+
+def test_check_config_accepts_the_example(capsys):
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_check_config_names_each_bad_field(tmp_path, capsys):
+    bad = tmp_path / "edge.toml"
+    bad.write_text('[camera]\nfps = -1\n[mqtt]\nhots = "x"\nport = "many"\n')
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"fer-edge: error: {bad}: field 'camera.fps': Input should be greater than 0" in err
+    assert "field 'mqtt.hots': unknown setting" in err and "field 'mqtt.port'" in err
+
+
+def test_invalid_toml_names_the_line(tmp_path):
+    bad = tmp_path / "edge.toml"
+    bad.write_text("[mqtt]\nhost = \n")
+    with pytest.raises(ConfigError, match=r"edge.toml: invalid TOML: .*line 2"):
+        load_config(bad)
+
+
+def test_flags_beat_environment_beat_file(tmp_path):
+    path = tmp_path / "edge.toml"
+    path.write_text('[mqtt]\nhost = "file"\nport = 1000\nkeepalive = 30\n')
+    config = load_config(path, {"FER_EDGE_MQTT_HOST": "env", "FER_EDGE_MQTT_PORT": "2000"}, {("mqtt", "host"): "flag"})
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.keepalive) == ("flag", 2000, 30)
+
+
+def test_bad_environment_value_names_the_variable():
+    with pytest.raises(ConfigError, match="FER_EDGE_CAMERA_FPS: field 'camera.fps'"):
+        load_config(None, {"FER_EDGE_CAMERA_FPS": "fast"})
+
+
+def test_password_comes_from_its_file_and_is_never_shown(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("hunter2\n")
+    config = load_config(None, {}, {("mqtt", "password_file"): str(secret)})
+    assert config.mqtt.password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(config)

@@ -1,0 +1,25 @@
+from edge.events import EventTracker
+
+
+def test_event_opens_on_motion_and_closes_after_quiet_time():
+    tracker = EventTracker("pir", quiet_seconds=2.0, max_seconds=60.0)
+    assert tracker.update(True, 10.0) is None and tracker.current is not None
+    assert tracker.update(False, 11.5) is None
+    closed = tracker.update(False, 12.0)
+    assert closed is not None and (closed.started, closed.ended) == (10.0, 12.0)
+    assert tracker.current is None
+
+
+def test_long_event_is_split_at_max_length():
+    tracker = EventTracker("always", quiet_seconds=5.0, max_seconds=3.0)
+    first = tracker.update(True, 0.0) or tracker.current
+    closed = tracker.update(True, 3.0)
+    assert closed is first and tracker.current is not first
+
+
+def test_event_averages_its_faces():
+    tracker = EventTracker("motion", 1.0, 60.0)
+    tracker.update(True, 0.0)
+    tracker.current.add_face([1.0, 0.0])
+    tracker.current.add_face([0.0, 1.0])
+    assert list(tracker.close(1.0).mean_probabilities()) == [0.5, 0.5]
