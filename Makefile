@@ -12,12 +12,17 @@ $(BIN)/python:
 setup: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e ".[train,edge,pi,monitor,dev]"
 
-# Debian packages the tests use: a real Mosquitto broker (started by the tests themselves on a free port).
+# Debian packages the tests use: a real Mosquitto broker (started by the tests themselves on a free port; the
+# package also brings mosquitto_passwd), openssl (test certificates) and systemd-analyze (the unit file check).
+APT_INSTALL = SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends
+
 system-deps:
 	@command -v mosquitto >/dev/null 2>&1 || /usr/sbin/mosquitto -h >/dev/null 2>&1 || { \
-	  echo "installing Debian's mosquitto"; \
-	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; }
+	  echo "installing Debian's mosquitto"; $(APT_INSTALL) mosquitto >/dev/null; }
+	@command -v openssl >/dev/null 2>&1 || { echo "installing Debian's openssl"; $(APT_INSTALL) openssl >/dev/null; }
+	@command -v systemd-analyze >/dev/null 2>&1 || { \
+	  echo "installing Debian's systemd (for systemd-analyze)"; $(APT_INSTALL) systemd >/dev/null; }
 
 test: setup
 	$(BIN)/python -m pytest

@@ -1,0 +1,74 @@
+"""What the live table shows: per device its state, last emotion, events and counts per emotion."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from edge.labels import EMOTIONS
+from edge.monitor.records import Record
+
+CLEAR = "\x1b[H\x1b[2J"
+BOLD, DIM, RED, GREEN, RESET = "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
+
+
+@dataclass
+class DeviceState:
+    state: str = "?"
+    last_label: str = "-"
+    last_confidence: float | None = None
+    last_seen: float = 0.0
+    faces: int = 0
+    events: int = 0
+    fps: float | None = None
+    queue: int | None = None
+    counts: Counter = field(default_factory=Counter)
+
+
+class Fleet:
+    """Folds records into one DeviceState per device."""
+
+    def __init__(self):
+        self.devices: dict[str, DeviceState] = {}
+        self.messages = 0
+
+    def add(self, record: Record) -> None:
+        device = self.devices.setdefault(record.device, DeviceState())
+        device.last_seen = record.received_at
+        self.messages += 1
+        if record.kind == "status":
+            device.state = str(record.payload.get("state", device.state))
+            health = record.payload.get("health") or {}
+            device.fps = health.get("fps", device.fps)
+            device.queue = health.get("queue_depth", device.queue)
+        elif record.kind == "emotion" and record.label:
+            device.faces += 1
+            device.counts[record.label] += 1
+            device.last_label = record.label
+            device.last_confidence = record.payload.get("confidence")
+        elif record.kind == "event":
+            device.events += 1
+
+
+def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
+    """The table as text; with color, ANSI-styled and starting with a clear-screen sequence."""
+    now = time.time() if now is None else now
+    style = (lambda code, text: f"{code}{text}{RESET}") if color else (lambda code, text: text)
+    header = f"{'device':<18}{'state':<9}{'fps':>5}{'queue':>7}  {'last emotion':<20}{'seen':>7}{'events':>8}{'faces':>7}  " + " ".join(
+        f"{name[:7]:>7}" for name in EMOTIONS
+    )
+    lines = [style(BOLD, header)]
+    for name in sorted(fleet.devices):
+        device = fleet.devices[name]
+        state = style(GREEN if device.state == "online" else RED, f"{device.state:<9}")
+        last = device.last_label + (f" {device.last_confidence:.2f}" if device.last_confidence is not None else "")
+        seen = f"{now - device.last_seen:.0f}s" if device.last_seen else "-"
+        fps = f"{device.fps:.1f}" if device.fps is not None else "-"
+        queue = str(device.queue) if device.queue is not None else "-"
+        counts = " ".join(f"{device.counts[label]:>7}" for label in EMOTIONS)
+        lines.append(f"{name[:17]:<18}{state}{fps:>5}{queue:>7}  {last:<20}{seen:>7}{device.events:>8}{device.faces:>7}  {counts}")
+    if not fleet.devices:
+        lines.append(style(DIM, "waiting for messages..."))
+    lines.append(style(DIM, f"{fleet.messages} messages from {len(fleet.devices)} devices; Ctrl-C to stop"))
+    return (CLEAR if color else "") + "\n".join(lines) + "\n"

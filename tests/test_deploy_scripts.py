@@ -1,0 +1,59 @@
+"""deploy/*.sh: parse, explain themselves, reject bad input; and agree with the agent on paths."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from edge.config import OutboxConfig
+from edge.modelfile import MODEL_NAME, SEARCH_PATH
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+SCRIPTS = [DEPLOY / "install.sh", DEPLOY / "check_debootstrap.sh", DEPLOY / "mosquitto" / "make-certs.sh",
+           DEPLOY / "ansible" / "check_chroot.sh"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_script_parses_and_is_strict(script):
+    assert subprocess.run(["bash", "-n", script]).returncode == 0
+    assert "set -euo pipefail" in script.read_text()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_script_help_and_bad_flag(script):
+    help_run = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert help_run.returncode == 0 and help_run.stdout.startswith("Usage:")
+    bad = subprocess.run([script, "--no-such-flag"], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr.startswith(f"{script.name}: error: ") and "'--no-such-flag'" in bad.stderr
+
+
+def shell_variable(script: Path, name: str) -> str:
+    return re.search(rf"^{name}=(\S+)$", script.read_text(), re.MULTILINE).group(1)
+
+
+def test_install_puts_the_model_where_the_agent_looks():
+    install = DEPLOY / "install.sh"
+    assert Path(shell_variable(install, "MODEL_DIR")) in SEARCH_PATH
+    assert f"{shell_variable(install, 'MODEL_NAME')}.tflite" == MODEL_NAME
+
+
+def test_outbox_default_is_inside_the_units_state_directory():
+    state = re.search(r"^StateDirectory=(\S+)$", (DEPLOY / "fer-edge.service").read_text(), re.MULTILINE).group(1)
+    assert OutboxConfig().path.parent == Path("/var/lib") / state
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_make_certs_keeps_what_exists(tmp_path):
+    script = DEPLOY / "mosquitto" / "make-certs.sh"
+    subprocess.run([script, "--out", tmp_path, "pi-01"], check=True, capture_output=True)
+    ca = (tmp_path / "ca.crt").read_bytes()
+    again = subprocess.run([script, "--out", tmp_path, "pi-01", "pi-02"], check=True, capture_output=True, text=True)
+    assert again.stdout.strip() == f"make-certs.sh: made {tmp_path}/pi-02.crt"
+    assert (tmp_path / "ca.crt").read_bytes() == ca
+    verify = subprocess.run(["openssl", "verify", "-CAfile", tmp_path / "ca.crt", tmp_path / "pi-02.crt"])
+    assert verify.returncode == 0

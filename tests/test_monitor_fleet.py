@@ -1,0 +1,32 @@
+"""edge/monitor/fleet.py: what the live table shows per device."""
+
+from __future__ import annotations
+
+import json
+
+from edge.monitor.fleet import Fleet, render
+from edge.monitor.records import parse
+
+
+def feed(fleet: Fleet, topic: str, payload: dict, at: float = 100.0) -> None:
+    fleet.add(parse(topic, json.dumps(payload).encode(), "fer", at))
+
+
+def test_fleet_folds_status_faces_and_events():
+    fleet = Fleet()
+    feed(fleet, "fer/pi-01/status", {"id": "s", "state": "online", "health": {"fps": 4.5, "queue_depth": 3}})
+    feed(fleet, "fer/pi-01/emotion", {"id": "a", "label": "happy", "confidence": 0.8})
+    feed(fleet, "fer/pi-01/emotion", {"id": "b", "label": "sad", "confidence": 0.6})
+    feed(fleet, "fer/pi-01/event", {"id": "e", "dominant": "happy"})
+    device = fleet.devices["pi-01"]
+    assert (device.state, device.fps, device.queue, device.faces, device.events) == ("online", 4.5, 3, 2, 1)
+    assert (device.last_label, dict(device.counts)) == ("sad", {"happy": 1, "sad": 1})
+
+
+def test_render_without_color_is_plain_text():
+    fleet = Fleet()
+    feed(fleet, "fer/pi-01/status", {"id": "s", "state": "offline"}, at=90.0)
+    text = render(fleet, now=100.0, color=False)
+    assert "\x1b" not in text
+    assert text.splitlines()[1].split()[:2] == ["pi-01", "offline"]
+    assert "10s" in text.splitlines()[1]
