@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import FerEdgeError, ModelError
+from edge.errors import FerEdgeError, ModelError, run_guarded
 
 logger = logging.getLogger("fer-bench")
 
@@ -126,13 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    try:
-        return run(args)
-    except FerEdgeError as exc:
-        if os.environ.get("DEBUG") == "1":
-            raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+    return run_guarded(PROG, lambda: run(args), (FerEdgeError,))
 
 
 if __name__ == "__main__":

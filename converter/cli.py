@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from edge.errors import FerEdgeError
+from edge.errors import FerEdgeError, run_guarded
 
 logger = logging.getLogger("fer-convert")
 
@@ -92,13 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    try:
-        return run(args)
-    except FerEdgeError as exc:
-        if os.environ.get("DEBUG") == "1":
-            raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+    return run_guarded(PROG, lambda: run(args), (FerEdgeError,))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ import signal
 import sys
 import threading
 import typing
-from collections.abc import Callable
 from pathlib import Path
 
 from edge import __version__
 from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_config, secret_settings
-from edge.errors import FerEdgeError
+from edge.errors import run_guarded
 
 
 def value_name(annotation) -> str:
@@ -119,21 +118,9 @@ def dispatch(args: argparse.Namespace) -> int:
     return run_bench(args.video, args.model)
 
 
-def run_guarded(action: Callable[[], int]) -> int:
-    """action(), with fer-edge's errors printed as `fer-edge: error: ...` lines and exit status 1."""
-    try:
-        return action()
-    except (FerEdgeError, OSError) as exc:
-        if os.environ.get("DEBUG") == "1":
-            raise
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"fer-edge: error: {line}", file=sys.stderr)
-        return 1
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_guarded(lambda: dispatch(args))
+    return run_guarded("fer-edge", lambda: dispatch(args))
 
 
 if __name__ == "__main__":

@@ -23,3 +23,18 @@ class RuntimeMissingError(FerEdgeError, ImportError):
 
 class CameraError(FerEdgeError, OSError):
     """A frame source that cannot be opened or read."""
+
+
+def run_guarded(prog: str, action, catch: tuple[type[BaseException], ...] = (FerEdgeError, OSError)) -> int:
+    """action(), with expected errors printed as `<prog>: error: ...` lines and exit status 1 (raised under DEBUG=1)."""
+    import os
+    import sys
+
+    try:
+        return action()
+    except catch as exc:
+        if os.environ.get("DEBUG") == "1":
+            raise
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"{prog}: error: {line}", file=sys.stderr)
+        return 1

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 
-from edge.errors import DataError
 from edge.labels import EMOTIONS
 from training.cli import main
 from training.model import ARCHS, ModelOptions, build_model

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from edge.errors import FerEdgeError
+from edge.errors import FerEdgeError, run_guarded
 from training.model import ARCHS, ModelOptions
 from training.options import TrainOptions
 
@@ -76,17 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging()
-    try:
-        options = options_from_args(args)
-        from training.train import train
+    return run_guarded(PROG, lambda: train_and_summarize(args), (FerEdgeError, ValueError, OSError))
 
-        metadata = train(options)
-    except (FerEdgeError, ValueError, OSError) as exc:
-        if os.environ.get("DEBUG") == "1":
-            raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    test = metadata["metrics"]["PrivateTest"]
+
+def train_and_summarize(args: argparse.Namespace) -> int:
+    from training.train import train
+
+    options = options_from_args(args)
+    test = train(options)["metrics"]["PrivateTest"]
     print(f"{options.run_dir}: PrivateTest accuracy {test['accuracy']:.4f}, macro F1 {test['macro_f1']:.4f}")
     return 0
 

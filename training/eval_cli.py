@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from edge.errors import DataError, FerEdgeError
+from edge.errors import DataError, run_guarded
 from training.cli import configure_logging
 from training.data import USAGES, load_fer2013
 
@@ -59,20 +58,18 @@ def haar_comparison(model: Path, images, labels, split: str, margin: float, out:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    try:
-        from training.evaluate import predict_file
-        from training.report import write_evaluation
+    return run_guarded(PROG, lambda: evaluate(args))
 
-        images, labels = load_fer2013(args.data, args.skip_bad_rows).split(args.split)
-        out = args.out or args.model.parent / f"{args.model.stem}_eval"
-        metrics = write_evaluation(out, labels, predict_file(args.model, images), args.split)
-        if args.haar:
-            print(haar_comparison(args.model, images, labels, args.split, args.margin, out))
-    except (FerEdgeError, OSError) as exc:
-        if os.environ.get("DEBUG") == "1":
-            raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+
+def evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import predict_file
+    from training.report import write_evaluation
+
+    images, labels = load_fer2013(args.data, args.skip_bad_rows).split(args.split)
+    out = args.out or args.model.parent / f"{args.model.stem}_eval"
+    metrics = write_evaluation(out, labels, predict_file(args.model, images), args.split)
+    if args.haar:
+        print(haar_comparison(args.model, images, labels, args.split, args.margin, out))
     print((out / f"{args.split.lower()}_report.txt").read_text())
     print(f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}; report in {out}")
     return 0

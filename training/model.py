@@ -25,15 +25,15 @@ class ModelOptions:
     """Number of conv blocks (Conv2D, BatchNorm, ReLU) x convs_per_block, MaxPool, Dropout."""
     convs_per_block: int = 2
     """Conv2D+BatchNorm+ReLU layers inside each block."""
-    filters: int = 64
+    filters: int = 32
     """Filters of the first block; each further block doubles them."""
     lstm_units: int = 128
     """Units of each LSTM direction."""
     dense_units: list[int] = field(default_factory=lambda: [256])
     """Sizes of the dense layers before the softmax (m layers)."""
-    conv_dropout: float = 0.25
+    conv_dropout: float = 0.1
     """Dropout after each conv block."""
-    dense_dropout: float = 0.5
+    dense_dropout: float = 0.3
     """Dropout after the BiLSTM and each dense layer."""
     attention: bool = False
     """Additive attention pooling over the BiLSTM outputs instead of its last states."""

@@ -1,4 +1,4 @@
-"""Debian's mosquitto on a free loopback port, for the demo and the benchmark (apt install mosquitto)."""
+"""Debian's mosquitto on a loopback port, for the demo, the benchmark and the tests (apt install mosquitto)."""
 
 from __future__ import annotations
 
@@ -19,28 +19,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def mosquitto_binary() -> str:
+    binary = shutil.which("mosquitto") or next((p for p in CANDIDATES if Path(p).exists()), None)
+    if binary is None:
+        raise FerEdgeError("mosquitto is not installed (apt install mosquitto), or pass --broker HOST:PORT")
+    return binary
+
+
 class LocalMosquitto:
-    """start() a private broker writing its config and log under `workdir`; stop() ends it."""
+    """A private broker with its config and log under `workdir`: start(), stop(), restart() on the same port.
+
+    `extra_config` is appended to the config; when it has a `listener` line of its own, no anonymous
+    loopback listener is added.
+    """
 
     host = "127.0.0.1"
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, port: int | None = None, extra_config: str = ""):
         self.workdir = Path(workdir)
-        self.port = free_port()
+        self.port = port or free_port()
+        self.extra_config = extra_config
+        self.log = self.workdir / "mosquitto.log"
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 10.0) -> "LocalMosquitto":
-        binary = shutil.which("mosquitto") or next((p for p in CANDIDATES if Path(p).exists()), None)
-        if binary is None:
-            raise FerEdgeError("mosquitto is not installed (apt install mosquitto), or pass --broker HOST:PORT")
         config = self.workdir / "mosquitto.conf"
-        config.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n")
-        log = open(self.workdir / "mosquitto.log", "ab")
-        self._process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
+        listener = "" if "listener" in self.extra_config else f"listener {self.port} {self.host}\nallow_anonymous true\n"
+        config.write_text(listener + "persistence false\nlog_dest stderr\nlog_type all\n" + self.extra_config)
+        with open(self.log, "ab") as log:
+            self._process = subprocess.Popen([mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise FerEdgeError(f"mosquitto exited at start; see {self.workdir / 'mosquitto.log'}")
+                raise FerEdgeError(f"mosquitto exited at start; see {self.log}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
@@ -52,5 +63,13 @@ class LocalMosquitto:
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
-            self._process.wait(5)
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from edge import __version__
 from edge.config import MqttConfig, TlsConfig, read_password
-from edge.errors import ConfigError, FerEdgeError
+from edge.errors import ConfigError, FerEdgeError, run_guarded
 from edge.monitor.fleet import Fleet, render
 from edge.monitor.store import JsonlLog, Seen, SqliteStore
 from edge.monitor.subscriber import Subscriber
@@ -179,13 +179,7 @@ def report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return watch(args) if args.verb == "watch" else report(args)
-    except (FerEdgeError, OSError) as exc:
-        if os.environ.get("DEBUG") == "1":
-            raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+    return run_guarded(PROG, lambda: watch(args) if args.verb == "watch" else report(args))
 
 
 if __name__ == "__main__":
