@@ -124,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("video", type=Path)
     parser.add_argument("--model", type=Path)
     args = parser.parse_args(argv)
-    from edge.cli import configure_logging, run_guarded
+    from edge.cli import configure_logging
+    from edge.errors import run_guarded
 
     configure_logging("WARNING")
-    return run_guarded(lambda: run_bench(args.video, args.model))
+    return run_guarded("fer-edge bench", lambda: run_bench(args.video, args.model))
 
 
 if __name__ == "__main__":
