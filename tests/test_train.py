@@ -35,6 +35,18 @@ def test_resume_continues_the_history(tmp_path, tiny_fer_csv):
     assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 2
 
 
+def test_init_from_starts_at_the_given_weights(tmp_path, tiny_fer_csv):
+    import keras
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    flags = ["--data", str(tiny_fer_csv), *TINY_FLAGS, "--no-augment"]
+    assert main([*flags, "--run-dir", str(first), "--epochs", "1"]) == 0
+    assert main([*flags, "--run-dir", str(second), "--epochs", "1", "--learning-rate", "0",
+                 "--weight-decay", "0", "--init-from", str(first / "model.keras")]) == 0
+    before, after = (keras.models.load_model(run / "model.keras") for run in (first, second))
+    assert np.allclose(before.get_layer("emotion").get_weights()[0], after.get_layer("emotion").get_weights()[0])
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("attention", [False, True])
 def test_each_arch_builds_and_trains_a_step(arch, attention):

@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--patience", type=int, default=defaults.patience, help="early stopping: epochs without a better validation accuracy")
     fit.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     fit.add_argument("--resume", type=Path, help="continue from this checkpoint (RUN_DIR/last.keras)")
+    fit.add_argument("--init-from", type=Path, help="start from the weights of this .keras (same model flags) with a fresh optimizer and schedule: a warm restart or fine-tuning")
     fit.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this many minutes")
     fit.add_argument("--verbose", type=int, choices=(0, 1, 2), default=defaults.verbose, help="0 silent, 1 progress bar, 2 a line per epoch")
     return parser
@@ -62,7 +63,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     return TrainOptions(
         data=args.data, run_dir=args.run_dir, model=model, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
-        class_weights=args.class_weights, patience=args.patience, seed=args.seed, resume=args.resume,
+        class_weights=args.class_weights, patience=args.patience, seed=args.seed, resume=args.resume, init_from=args.init_from,
         skip_bad_rows=args.skip_bad_rows, max_minutes=args.max_minutes, verbose=args.verbose,
     )
 

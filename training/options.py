@@ -35,6 +35,8 @@ class TrainOptions:
     """Seed of weights, shuffling and augmentation."""
     resume: Path | None = None
     """A checkpoint (.keras) to continue from; epochs count on from the run's history."""
+    init_from: Path | None = None
+    """Start from these trained weights with a fresh optimizer and schedule (a warm restart or fine-tuning)."""
     skip_bad_rows: bool = False
     """Skip malformed CSV rows (counted) instead of stopping at the first."""
     max_minutes: float | None = None

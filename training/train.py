@@ -70,6 +70,9 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
         logger.info("resuming %s after epoch %d", options.resume, done)
         return model, done
     model = build_model(options.model)
+    if options.init_from:
+        model.load_weights(options.init_from)
+        logger.info("starting from the weights of %s", options.init_from)
     model.compile(
         optimizer=keras.optimizers.AdamW(
             learning_rate=_learning_rate(options, steps_per_epoch), weight_decay=options.weight_decay
