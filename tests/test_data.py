@@ -74,3 +74,36 @@ def test_full_fer2013_matches_published_counts(shared_fer2013):
     counts = load_fer2013(shared_fer2013).class_counts()
     assert counts["Training"] == [3995, 436, 4097, 7215, 4830, 3171, 4965]
     assert counts["PrivateTest"] == [491, 55, 528, 879, 594, 416, 626]
+
+
+def write_packed(path, images, labels, usage_codes):
+    import io
+    import json
+    import lzma
+    import zipfile
+
+    def npy(array):
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        return buffer.getvalue()
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("meta.json", json.dumps({"format": "fer2013-xz/1", "shape": list(images.shape)}))
+        archive.writestr("labels.npy", npy(labels.astype(np.uint8)))
+        archive.writestr("usage.npy", npy(usage_codes.astype(np.uint8)))
+        archive.writestr("pixels.u8.xz", lzma.compress(images.tobytes(), format=lzma.FORMAT_XZ))
+    return path
+
+
+def test_packed_archive_for_gpu_machines(tmp_path):
+    images = np.arange(3 * 48 * 48, dtype=np.uint32).reshape(3, 48, 48).astype(np.uint8)
+    path = write_packed(tmp_path / "fer.npz", images, np.array([6, 0, 3]), np.array([0, 1, 0]))
+    data = load_fer2013(path)
+    assert data.split("Training")[1].tolist() == [6, 3] and not data.has("PrivateTest")
+    assert np.array_equal(data.images, images)
+
+
+def test_packed_archive_with_wrong_format_is_named(tmp_path):
+    path = write_packed(tmp_path / "fer.npz", np.zeros((2, 48, 48), np.uint8), np.zeros(1), np.zeros(1))
+    with pytest.raises(DataError, match="fer.npz: format 'fer2013-xz/1' with 4608 pixel bytes for 1 labels"):
+        load_fer2013(path)

@@ -84,8 +84,8 @@ def train_and_summarize(args: argparse.Namespace) -> int:
     from training.train import train
 
     options = options_from_args(args)
-    test = train(options)["metrics"]["PrivateTest"]
-    print(f"{options.run_dir}: PrivateTest accuracy {test['accuracy']:.4f}, macro F1 {test['macro_f1']:.4f}")
+    for split, scores in train(options)["metrics"].items():
+        print(f"{options.run_dir}: {split} accuracy {scores['accuracy']:.4f}, macro F1 {scores['macro_f1']:.4f}")
     return 0
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import logging
+import lzma
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +47,9 @@ class Fer2013:
             raise DataError(f"{self.source}: no {name} rows")
         return self.images[mask], self.labels[mask]
 
+    def has(self, name: str) -> bool:
+        return bool((self.usage == name).any())
+
     def class_counts(self) -> dict[str, list[int]]:
         """Per Usage, the number of faces of each class."""
         return {
@@ -60,6 +66,8 @@ def load_fer2013(path: str | Path, skip_bad_rows: bool = False) -> Fer2013:
         raise DataError(f"{path}: no such file or directory")
     if path.is_dir():
         return _load_folder(path)
+    if zipfile.is_zipfile(path):
+        return _load_packed(path)
     return _load_csv(path, skip_bad_rows)
 
 
@@ -115,6 +123,22 @@ def _load_csv(path: Path, skip_bad_rows: bool) -> Fer2013:
     if skipped:
         logger.warning("%s: skipped %d bad rows", path, skipped)
     return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(usages), path, skipped)
+
+
+def _load_packed(path: Path) -> Fer2013:
+    """The compact `fer2013-xz/1` zip (labels.npy, usage.npy, xz-packed pixels) carried to a GPU machine."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("meta.json"))
+            labels = np.load(io.BytesIO(archive.read("labels.npy")), allow_pickle=False).astype(np.int64)
+            usage_codes = np.load(io.BytesIO(archive.read("usage.npy")), allow_pickle=False)
+            pixels = lzma.decompress(archive.read("pixels.u8.xz"), format=lzma.FORMAT_XZ)
+    except (KeyError, lzma.LZMAError, ValueError) as exc:
+        raise DataError(f"{path}: not a fer2013-xz/1 archive ({exc})") from None
+    if meta.get("format") != "fer2013-xz/1" or len(pixels) != len(labels) * PIXELS:
+        raise DataError(f"{path}: format {meta.get('format')!r} with {len(pixels)} pixel bytes for {len(labels)} labels")
+    images = np.frombuffer(pixels, np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE).copy()
+    return Fer2013(images, labels, np.array(USAGES)[usage_codes], path)
 
 
 def _load_folder(root: Path) -> Fer2013:

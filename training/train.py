@@ -153,7 +153,7 @@ def _epochs_done(history: Path) -> int:
 
 def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds: float) -> dict:
     metrics = {}
-    for split in ("PublicTest", "PrivateTest"):
+    for split in filter(data.has, ("PublicTest", "PrivateTest")):
         images, labels = data.split(split)
         probabilities = model.predict(to_model_input(images), batch_size=256, verbose=0)
         metrics[split] = write_evaluation(run_dir, labels, probabilities, split)
