@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import platform
 import time
 from pathlib import Path
@@ -151,6 +152,16 @@ def _epochs_done(history: Path) -> int:
         return sum(1 for _ in csv.DictReader(handle))
 
 
+def describe_machine() -> str:
+    """CPU count, architecture and model name, e.g. '2 x86_64 CPUs (AMD EPYC)'."""
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} {platform.machine()} CPUs" + (f" ({cpu})" if cpu else "")
+
+
 def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds: float) -> dict:
     metrics = {}
     for split in filter(data.has, ("PublicTest", "PrivateTest")):
@@ -170,7 +181,7 @@ def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds:
             "seed": options.seed,
             "training_seconds": round(seconds, 1),
             "epochs_run": _epochs_done(run_dir / HISTORY),
-            "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+            "machine": describe_machine(),
             "parameters": int(model.count_params()),
         },
         metrics={split: {k: m[k] for k in ("samples", "accuracy", "macro_f1", "weighted_f1")} for split, m in metrics.items()},
