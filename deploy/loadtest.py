@@ -29,9 +29,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from edge.labels import EMOTIONS
+
 PROG = "loadtest.py"
 LOOPBACK = "127.0.0.1"
-EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 @dataclass
