@@ -17,12 +17,11 @@ from converter.verify import (
     Verification,
     VerificationError,
     compare,
-    keras_probabilities,
-    tflite_probabilities,
     write_report,
 )
 from edge.classifier import TFLiteEmotionClassifier
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
+from training.evaluate import keras_probabilities, tflite_probabilities
 from training.model import inference_twin
 
 logger = logging.getLogger(__name__)

@@ -10,11 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ModelError
-from edge.preprocess import to_model_input
 
 logger = logging.getLogger(__name__)
-
-BATCH = 64
 
 
 class VerificationError(ModelError):
@@ -60,21 +57,6 @@ def verification_faces(data, split: str, limit: int | None = None, seed: int = 0
         keep = np.sort(np.random.default_rng(seed).choice(len(faces), limit, replace=False))
         faces, labels = faces[keep], labels[keep]
     return faces, labels
-
-
-def keras_probabilities(model, faces: np.ndarray) -> np.ndarray:
-    """Softmax outputs of a Keras model on uint8 faces, in inference mode."""
-    return np.asarray(model.predict(to_model_input(faces), batch_size=256, verbose=0), np.float32)
-
-
-def tflite_probabilities(classifier, faces: np.ndarray, progress: bool = True) -> np.ndarray:
-    """Probabilities of a TFLiteEmotionClassifier on uint8 faces, batch by batch with a progress bar."""
-    from tqdm import tqdm
-
-    starts = range(0, len(faces), BATCH)
-    show = progress and len(starts) >= 10
-    bar = tqdm(starts, desc="verifying", unit="batch", disable=None if show else True, leave=False)
-    return np.concatenate([classifier.predict_proba(faces[i : i + BATCH]) for i in bar])
 
 
 def compare(keras_probs: np.ndarray, tflite_probs: np.ndarray, labels: np.ndarray, **fields) -> Verification:

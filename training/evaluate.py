@@ -10,23 +10,29 @@ from edge.errors import ModelError
 from edge.preprocess import to_model_input
 
 
-def predict_keras(model_path: Path, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Softmax outputs [N, 7] of a .keras model on uint8 faces [N, 48, 48]."""
+def keras_probabilities(model, faces: np.ndarray) -> np.ndarray:
+    """Softmax outputs [N, 7] of a Keras model on uint8 faces [N, 48, 48], in inference mode."""
+    return np.asarray(model.predict(to_model_input(faces), batch_size=256, verbose=0), np.float32)
+
+
+def tflite_probabilities(classifier, faces: np.ndarray, progress: bool = False, batch: int = 64) -> np.ndarray:
+    """Dequantized outputs [N, 7] of a TFLiteEmotionClassifier, batch by batch (with a progress bar if long)."""
+    from tqdm import tqdm
+
+    starts = range(0, len(faces), batch)
+    show = progress and len(starts) >= 10
+    bar = tqdm(starts, desc="verifying", unit="batch", disable=None if show else True, leave=False)
+    return np.concatenate([classifier.predict_proba(faces[i : i + batch]) for i in bar])
+
+
+def load_keras(model_path: Path):
+    """A saved .keras model, without its optimizer; ModelError naming the file otherwise."""
     import keras
 
     try:
-        model = keras.models.load_model(model_path, compile=False)
+        return keras.models.load_model(model_path, compile=False)
     except (ValueError, OSError) as exc:
         raise ModelError(f"{model_path}: not a loadable Keras model ({exc})") from None
-    return model.predict(to_model_input(faces), batch_size=batch_size, verbose=0)
-
-
-def predict_tflite(model_path: Path, faces: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Dequantized outputs [N, 7] of a .tflite model through the edge agent's classifier."""
-    from edge.classifier import TFLiteEmotionClassifier
-
-    classifier = TFLiteEmotionClassifier(model_path)
-    return np.concatenate([classifier.predict_proba(faces[i : i + batch_size]) for i in range(0, len(faces), batch_size)])
 
 
 def predict_file(model_path: Path, faces: np.ndarray) -> np.ndarray:
@@ -37,7 +43,9 @@ def predict_file(model_path: Path, faces: np.ndarray) -> np.ndarray:
     if model_path.is_dir():
         model_path = model_path / "model.keras"
     if model_path.suffix == ".tflite":
-        return predict_tflite(model_path, faces)
+        from edge.classifier import TFLiteEmotionClassifier
+
+        return tflite_probabilities(TFLiteEmotionClassifier(model_path), faces)
     if model_path.suffix == ".keras":
-        return predict_keras(model_path, faces)
+        return keras_probabilities(load_keras(model_path), faces)
     raise ModelError(f"{model_path}: expected a .keras or .tflite model (or a run directory)")

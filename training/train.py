@@ -109,24 +109,17 @@ def _class_weights(labels: np.ndarray) -> dict[int, float]:
     return {int(c): lookup.get(int(c), 1.0) for c in classes}
 
 
-class TimeBudget:
-    """Keras callback that stops training after the epoch that passes a wall-clock budget."""
+def time_budget(minutes: float, started: float):
+    """A Keras callback that stops training after the epoch that passes a wall-clock budget."""
+    import keras
 
-    def __init__(self, minutes: float, started: float):
-        import keras
+    def check(epoch, logs=None):
+        if (time.monotonic() - started) / 60 > minutes:
+            logger.warning("time budget of %.0f min spent after epoch %d; stopping", minutes, epoch + 1)
+            callback.model.stop_training = True
 
-        self._callback = keras.callbacks.LambdaCallback(on_epoch_end=self._check)
-        self.minutes = minutes
-        self.started = started
-
-    def _check(self, epoch, logs=None):
-        if (time.monotonic() - self.started) / 60 > self.minutes:
-            logger.warning("time budget of %.0f min spent after epoch %d; stopping", self.minutes, epoch + 1)
-            self._callback.model.stop_training = True
-
-    @property
-    def callback(self):
-        return self._callback
+    callback = keras.callbacks.LambdaCallback(on_epoch_end=check)
+    return callback
 
 
 def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
@@ -141,7 +134,7 @@ def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
     if options.lr_schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3))
     if options.max_minutes:
-        callbacks.append(TimeBudget(options.max_minutes, started).callback)
+        callbacks.append(time_budget(options.max_minutes, started))
     return callbacks
 
 
