@@ -54,6 +54,7 @@ def build_metadata(
         input_shape=parent.input_shape,
         preprocessing=parent.preprocessing,
         arch=source.options.arch,
+        flip_average=parent.flip_average,
         quantization=quantization,
         input_quantization=input_quantization(model_file),
         source={
@@ -71,7 +72,7 @@ def verify_file(source: KerasSource, model_file: Path, metadata: ModelMetadata, 
     """Run the converted file through the edge classifier beside the Keras model; `fields` name split and limits."""
     classifier = TFLiteEmotionClassifier(model_file, metadata=metadata)
     return compare(
-        keras_probabilities(source.model, faces),
+        keras_probabilities(source.model, faces, metadata.flip_average),
         tflite_probabilities(classifier, faces, progress),
         np.asarray(labels),
         quantization=metadata.quantization,

@@ -186,7 +186,10 @@ class Agent:
 def assemble(config: EdgeConfig) -> Agent:
     """Every part built from its own section of the config; errors name the file or field at fault."""
     classifier = TFLiteEmotionClassifier(
-        find_model(config.classifier.model), num_threads=config.classifier.threads, runtime=config.classifier.runtime
+        find_model(config.classifier.model),
+        num_threads=config.classifier.threads,
+        runtime=config.classifier.runtime,
+        flip_average=config.classifier.flip_average,
     )
     detector = HaarFaceDetector(config.detector)
     outbox = Outbox(config.outbox.path, config.outbox.max_messages, config.outbox.when_full)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ModelError
+from edge.flip_average import flip_averaged
 from edge.metadata import ModelMetadata, read_metadata
 from edge.preprocess import to_model_input
 from edge.runtime import interpreter_class
@@ -52,11 +53,13 @@ class TFLiteEmotionClassifier:
         metadata: ModelMetadata | None = None,
         num_threads: int = 1,
         runtime: str | None = None,
+        flip_average: bool | None = None,
     ):
         self.path = Path(model_path)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: model file not found")
         self.metadata = metadata or read_metadata(self.path)
+        self.flip_average = self.metadata.flip_average if flip_average is None else flip_average
         self.runtime, interpreter = interpreter_class(runtime)
         try:
             self._interpreter = interpreter(model_path=str(self.path), num_threads=num_threads)
@@ -69,7 +72,10 @@ class TFLiteEmotionClassifier:
         n_out = int(self._output["shape"][-1])
         if n_out != len(self.metadata.labels):
             raise ModelError(f"{self.path}: model has {n_out} outputs but metadata lists {len(self.metadata.labels)} labels")
-        logger.info("loaded %s (%s, %s) with %s", self.path.name, self.metadata.model_id, self.input_dtype, self.runtime)
+        logger.info(
+            "loaded %s (%s, %s%s) with %s", self.path.name, self.metadata.model_id, self.input_dtype,
+            ", flip-averaged" if self.flip_average else "", self.runtime,
+        )
 
     @property
     def labels(self) -> list[str]:
@@ -88,7 +94,12 @@ class TFLiteEmotionClassifier:
         return np.dtype(self._output["dtype"]).name
 
     def predict_proba(self, faces: np.ndarray) -> np.ndarray:
-        """uint8 faces [N, 48, 48] -> float32 probabilities [N, classes]."""
+        """uint8 faces [N, 48, 48] -> float32 probabilities [N, classes] (flip-averaged when so configured)."""
+        if self.flip_average:
+            return flip_averaged(self._invoke, faces)
+        return self._invoke(faces)
+
+    def _invoke(self, faces: np.ndarray) -> np.ndarray:
         batch = to_model_input(faces)
         if len(batch) == 0:
             return np.zeros((0, len(self.labels)), np.float32)

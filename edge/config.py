@@ -89,6 +89,11 @@ class ClassifierConfig(Section):
         None, description="TFLite model with its JSON sidecar; default: the shipped int8 model (see edge/modelfile.py)."
     )
     threads: int = Field(1, ge=1, le=16, description="Interpreter threads.")
+    flip_average: bool | None = Field(
+        None,
+        description="Also classify each face's mirror image and average (one more inference per face); "
+        "default: what the model's metadata says.",
+    )
     runtime: Literal["ai-edge-litert", "tflite-runtime", "tensorflow"] | None = Field(
         None, description="TFLite runtime to use; default: the first that imports."
     )

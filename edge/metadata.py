@@ -33,6 +33,9 @@ class ModelMetadata(BaseModel):
     preprocessing: dict[str, Any] = Field(default_factory=lambda: dict(PREPROCESSING))
     arch: str = Field("cnn-bilstm", description="Architecture fer-train built.")
     quantization: str = Field("float32", description="float32, float16 or int8 (weights and activations).")
+    flip_average: bool = Field(
+        False, description="Average each face's probabilities with its mirror image's (edge/flip_average.py)."
+    )
     input_quantization: dict[str, float] | None = Field(
         None, description="scale and zero_point of an integer input tensor; None for float input."
     )

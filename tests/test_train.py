@@ -24,6 +24,8 @@ def test_two_epoch_run_writes_every_artifact(tmp_path, tiny_fer_csv, capsys):
     assert metadata["labels"] == list(EMOTIONS)
     assert metadata["source"]["epochs_run"] == 2 and len(metadata["source"]["data_sha256"]) == 64
     assert metadata["options"]["filters"] == 8
+    choice = metadata["source"]["flip_average_choice"]
+    assert metadata["flip_average"] == (choice["publictest_accuracy_flip_averaged"] > choice["publictest_accuracy_plain"])
     assert "PrivateTest accuracy" in capsys.readouterr().out
 
 

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--resume", type=Path, help="continue from this checkpoint (RUN_DIR/last.keras)")
     fit.add_argument("--init-from", type=Path, help="start from the weights of this .keras (same model flags) with a fresh optimizer and schedule: a warm restart or fine-tuning")
     fit.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this many minutes")
+    fit.add_argument("--flip-average", choices=("auto", "on", "off"), default=defaults.flip_average, help="at inference, average each face's probabilities with its mirror image's; auto turns it on when it raises PublicTest accuracy (recorded in the metadata, followed by fer-convert, fer-eval and the edge)")
     fit.add_argument("--verbose", type=int, choices=(0, 1, 2), default=defaults.verbose, help="0 silent, 1 progress bar, 2 a line per epoch")
     return parser
 
@@ -65,6 +66,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         learning_rate=args.learning_rate, lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
         class_weights=args.class_weights, patience=args.patience, seed=args.seed, resume=args.resume, init_from=args.init_from,
         skip_bad_rows=args.skip_bad_rows, max_minutes=args.max_minutes, verbose=args.verbose,
+        flip_average=args.flip_average,
     )
 
 

@@ -26,11 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="report directory (default: <model stem>_eval next to the model)")
     parser.add_argument("--haar", action="store_true", help="also score the faces as the edge sees them: upscaled onto a canvas, found by the edge's Haar detector and re-cropped (faces Haar misses are counted and left out)")
     parser.add_argument("--margin", type=float, default=0.0, help="with --haar: grow each Haar box by this fraction per side before cropping (the edge's detector.margin)")
+    parser.add_argument("--flip-average", choices=("model", "on", "off"), default="model", help="average each face's probabilities with its mirror image's: as the model's metadata says, or forced on/off")
     parser.add_argument("--skip-bad-rows", action="store_true", help="skip malformed CSV rows instead of stopping")
     return parser
 
 
-def haar_comparison(model: Path, images, labels, split: str, margin: float, out: Path) -> str:
+FLIP_AVERAGE = {"model": None, "on": True, "off": False}
+
+
+def haar_comparison(model: Path, images, labels, split: str, margin: float, out: Path, flip_average=None) -> str:
     """Score the Haar re-crops of the faces against the same faces as FER2013 framed them."""
     import json
 
@@ -41,8 +45,8 @@ def haar_comparison(model: Path, images, labels, split: str, margin: float, out:
     crops, found = haar_recrop(images, margin)
     if not found.any():
         raise DataError(f"the Haar detector found none of the {len(labels)} {split} faces")
-    original = evaluation_metrics(labels[found], predict_file(model, images[found]))
-    recropped = write_evaluation(out, labels[found], predict_file(model, crops), f"{split}-haar")
+    original = evaluation_metrics(labels[found], predict_file(model, images[found], flip_average))
+    recropped = write_evaluation(out, labels[found], predict_file(model, crops, flip_average), f"{split}-haar")
     summary = {
         "split": split, "margin": margin, "faces": int(len(labels)), "found_by_haar": int(found.sum()),
         "accuracy_fer2013_crop": original["accuracy"], "accuracy_haar_crop": recropped["accuracy"],
@@ -67,9 +71,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
     images, labels = load_fer2013(args.data, args.skip_bad_rows).split(args.split)
     out = args.out or args.model.parent / f"{args.model.stem}_eval"
-    metrics = write_evaluation(out, labels, predict_file(args.model, images), args.split)
+    flip_average = FLIP_AVERAGE[args.flip_average]
+    metrics = write_evaluation(out, labels, predict_file(args.model, images, flip_average), args.split)
     if args.haar:
-        print(haar_comparison(args.model, images, labels, args.split, args.margin, out))
+        print(haar_comparison(args.model, images, labels, args.split, args.margin, out, flip_average))
     print((out / f"{args.split.lower()}_report.txt").read_text())
     print(f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}; report in {out}")
     return 0

@@ -7,12 +7,18 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ModelError
+from edge.flip_average import flip_averaged
+from edge.metadata import read_metadata
 from edge.preprocess import to_model_input
 
 
-def keras_probabilities(model, faces: np.ndarray) -> np.ndarray:
+def keras_probabilities(model, faces: np.ndarray, flip_average: bool = False) -> np.ndarray:
     """Softmax outputs [N, 7] of a Keras model on uint8 faces [N, 48, 48], in inference mode."""
-    return np.asarray(model.predict(to_model_input(faces), batch_size=256, verbose=0), np.float32)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict(to_model_input(batch), batch_size=256, verbose=0), np.float32)
+
+    return flip_averaged(predict, faces) if flip_average else predict(faces)
 
 
 def tflite_probabilities(classifier, faces: np.ndarray, progress: bool = False, batch: int = 64) -> np.ndarray:
@@ -35,8 +41,11 @@ def load_keras(model_path: Path):
         raise ModelError(f"{model_path}: not a loadable Keras model ({exc})") from None
 
 
-def predict_file(model_path: Path, faces: np.ndarray) -> np.ndarray:
-    """Probabilities of any model file fer-edge makes, chosen by its suffix."""
+def predict_file(model_path: Path, faces: np.ndarray, flip_average: bool | None = None) -> np.ndarray:
+    """Probabilities of any model file fer-edge makes, chosen by its suffix.
+
+    flip_average None follows the model's metadata (off for a .keras without any).
+    """
     model_path = Path(model_path)
     if not model_path.exists():
         raise ModelError(f"{model_path}: no such model file")
@@ -45,7 +54,16 @@ def predict_file(model_path: Path, faces: np.ndarray) -> np.ndarray:
     if model_path.suffix == ".tflite":
         from edge.classifier import TFLiteEmotionClassifier
 
-        return tflite_probabilities(TFLiteEmotionClassifier(model_path), faces)
+        return tflite_probabilities(TFLiteEmotionClassifier(model_path, flip_average=flip_average), faces)
     if model_path.suffix == ".keras":
-        return keras_probabilities(load_keras(model_path), faces)
+        if flip_average is None:
+            flip_average = _metadata_flip_average(model_path)
+        return keras_probabilities(load_keras(model_path), faces, flip_average)
     raise ModelError(f"{model_path}: expected a .keras or .tflite model (or a run directory)")
+
+
+def _metadata_flip_average(model_path: Path) -> bool:
+    try:
+        return read_metadata(model_path).flip_average
+    except ModelError:
+        return False

@@ -37,6 +37,9 @@ class TrainOptions:
     """A checkpoint (.keras) to continue from; epochs count on from the run's history."""
     init_from: Path | None = None
     """Start from these trained weights with a fresh optimizer and schedule (a warm restart or fine-tuning)."""
+    flip_average: str = "auto"
+    """Average each face's probabilities with its mirror image's at inference: on, off, or auto (on when it
+    raises PublicTest accuracy). The choice goes into the model's metadata, which the converter and edge follow."""
     skip_bad_rows: bool = False
     """Skip malformed CSV rows (counted) instead of stopping at the first."""
     max_minutes: float | None = None

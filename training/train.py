@@ -15,6 +15,7 @@ from edge.labels import EMOTIONS, NUM_CLASSES
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
 from edge.preprocess import to_model_input
 from training.data import Fer2013, load_fer2013
+from training.evaluate import keras_probabilities
 from training.options import TrainOptions
 from training.plots import plot_history
 from training.report import write_dataset_analysis, write_evaluation
@@ -155,11 +156,26 @@ def describe_machine() -> str:
     return f"{os.cpu_count()} {platform.machine()} CPUs" + (f" ({cpu})" if cpu else "")
 
 
+def choose_flip_average(setting: str, model, data: Fer2013) -> tuple[bool, dict]:
+    """Whether to flip-average at inference, and the PublicTest accuracies behind an `auto` choice."""
+    if setting != "auto":
+        return setting == "on", {}
+    if not data.has("PublicTest"):
+        return False, {}
+    images, labels = data.split("PublicTest")
+    plain = float(np.mean(keras_probabilities(model, images).argmax(1) == labels))
+    averaged = float(np.mean(keras_probabilities(model, images, flip_average=True).argmax(1) == labels))
+    chosen = averaged > plain
+    logger.info("flip averaging %s: PublicTest accuracy %.4f plain, %.4f averaged", "on" if chosen else "off", plain, averaged)
+    return chosen, {"publictest_accuracy_plain": plain, "publictest_accuracy_flip_averaged": averaged}
+
+
 def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds: float) -> dict:
+    flip_average, flip_choice = choose_flip_average(options.flip_average, model, data)
     metrics = {}
     for split in filter(data.has, ("PublicTest", "PrivateTest")):
         images, labels = data.split(split)
-        probabilities = model.predict(to_model_input(images), batch_size=256, verbose=0)
+        probabilities = keras_probabilities(model, images, flip_average)
         metrics[split] = write_evaluation(run_dir, labels, probabilities, split)
         logger.info("%s accuracy %.4f, macro F1 %.4f", split, metrics[split]["accuracy"], metrics[split]["macro_f1"])
     data_hash = file_sha256(data.source) if Path(data.source).is_file() else None
@@ -167,6 +183,7 @@ def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds:
         model_id=f"fer2013-{options.model.arch}-{file_sha256(run_dir / BEST_MODEL)[:8]}",
         labels=list(EMOTIONS),
         arch=options.model.arch,
+        flip_average=flip_average,
         source={
             "data": str(Path(data.source).resolve()),
             "data_sha256": data_hash,
@@ -176,6 +193,7 @@ def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds:
             "epochs_run": _epochs_done(run_dir / HISTORY),
             "machine": describe_machine(),
             "parameters": int(model.count_params()),
+            "flip_average_choice": flip_choice,
         },
         metrics={split: {k: m[k] for k in ("samples", "accuracy", "macro_f1", "weighted_f1")} for split, m in metrics.items()},
         options=options.model.to_dict(),
