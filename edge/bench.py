@@ -66,12 +66,12 @@ def frame_size(video: Path) -> str:
     return size
 
 
-def bench_config(video: Path, model: Path, port: int, workdir: Path) -> EdgeConfig:
+def bench_config(video: Path, model: Path, port: int, workdir: Path, flip_average: bool | None = None) -> EdgeConfig:
     return EdgeConfig.model_validate({
         "device_id": "bench",
         "trigger": {"kind": "motion", "quiet_seconds": 0.5},
         "camera": {"source": str(video)},
-        "classifier": {"model": model, "threads": 1},
+        "classifier": {"model": model, "threads": 1, "flip_average": flip_average},
         "mqtt": {"host": "127.0.0.1", "port": port},
         "outbox": {"path": workdir / "outbox.sqlite3"},
         "homeassistant": {"enabled": False},
@@ -94,13 +94,13 @@ def format_table(agent: Agent, seconds: float, latencies: list[float], header: s
     return "\n".join(lines)
 
 
-def run_bench(video: Path, model: Path | None = None) -> int:
+def run_bench(video: Path, model: Path | None = None, flip_average: bool | None = None) -> int:
     model = find_model(model)
     core = pin_to_one_core()
     with tempfile.TemporaryDirectory(prefix="fer-edge-bench-") as tmp:
         broker = LocalMosquitto(Path(tmp)).start()
         try:
-            config = bench_config(video, model, broker.port, Path(tmp))
+            config = bench_config(video, model, broker.port, Path(tmp), flip_average)
             probe = LatencyProbe(broker.host, broker.port, f"{config.mqtt.topic_prefix}/bench/emotion")
             agent = assemble(config)
             started = time.perf_counter()
@@ -112,8 +112,8 @@ def run_bench(video: Path, model: Path | None = None) -> int:
             broker.stop()
     classifier = agent.classifier
     header = (
-        f"fer-edge bench: {video.name}, {model.name} ({classifier.input_dtype} input, {classifier.runtime}), "
-        f"{frame_size(video)} frames, 1 thread on core {core}"
+        f"fer-edge bench: {video.name}, {model.name} ({classifier.input_dtype} input, {classifier.runtime}"
+        f"{', flip-averaged' if classifier.flip_average else ''}), {frame_size(video)} frames, 1 thread on core {core}"
     )
     print(format_table(agent, seconds, probe.latencies, header))
     return 0
@@ -121,14 +121,14 @@ def run_bench(video: Path, model: Path | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("video", type=Path)
-    parser.add_argument("--model", type=Path)
+    from edge.cli import FLIP_AVERAGE, add_bench_arguments, configure_logging
+
+    add_bench_arguments(parser)
     args = parser.parse_args(argv)
-    from edge.cli import configure_logging
     from edge.errors import run_guarded
 
     configure_logging("WARNING")
-    return run_guarded("fer-edge bench", lambda: run_bench(args.video, args.model))
+    return run_guarded("fer-edge bench", lambda: run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average]))
 
 
 if __name__ == "__main__":

@@ -61,9 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model).")
     demo.add_argument("--clip", type=Path, help="Video to run on (default: the bundled demo clip).")
     bench = verbs.add_parser("bench", help="Time each stage of the pipeline on a video, on one core.")
-    bench.add_argument("video", type=Path)
-    bench.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model).")
+    add_bench_arguments(bench)
     return parser
+
+
+FLIP_AVERAGE = {"model": None, "on": True, "off": False}
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `fer-edge bench` (also `python -m edge.bench`)."""
+    parser.add_argument("video", type=Path, help="video file the camera stage reads, every frame, unpaced")
+    parser.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model)")
+    parser.add_argument(
+        "--flip-average", choices=tuple(FLIP_AVERAGE), default="model",
+        help="classify each face's mirror image too and average: as the model's metadata says (model), or on/off",
+    )
 
 
 def configure_logging(level: str) -> None:
@@ -115,7 +127,7 @@ def dispatch(args: argparse.Namespace) -> int:
     from edge.bench import run_bench
 
     configure_logging("WARNING")
-    return run_bench(args.video, args.model)
+    return run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,8 @@ def test_demo_prints_what_the_subscriber_receives(short_clip, tflite_model, caps
 
 
 def test_bench_prints_its_table(short_clip, tflite_model):
-    command = [sys.executable, "-m", "edge.bench", str(short_clip), "--model", str(tflite_model)]
+    command = [sys.executable, "-m", "edge.bench", str(short_clip), "--model", str(tflite_model), "--flip-average", "on"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "detect" in result.stdout and "frames per second" in result.stdout and "latency" in result.stdout
+    assert "flip-averaged" in result.stdout.splitlines()[0]

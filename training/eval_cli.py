@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge.cli import FLIP_AVERAGE
 from edge.errors import DataError, run_guarded
 from training.cli import configure_logging
 from training.data import USAGES, load_fer2013
@@ -29,9 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--flip-average", choices=("model", "on", "off"), default="model", help="average each face's probabilities with its mirror image's: as the model's metadata says, or forced on/off")
     parser.add_argument("--skip-bad-rows", action="store_true", help="skip malformed CSV rows instead of stopping")
     return parser
-
-
-FLIP_AVERAGE = {"model": None, "on": True, "off": False}
 
 
 def haar_comparison(model: Path, images, labels, split: str, margin: float, out: Path, flip_average=None) -> str:
