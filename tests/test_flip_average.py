@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from edge.classifier import TFLiteEmotionClassifier
 from edge.flip_average import flip_averaged, mirrored
 from edge.metadata import read_metadata, sidecar_path
+from training.data import Fer2013
 from training.evaluate import keras_probabilities, load_keras
 from training.train import choose_flip_average
 
@@ -60,15 +62,9 @@ def test_classifier_follows_the_metadata_unless_told(tmp_path, tflite_model):
     assert TFLiteEmotionClassifier(tflite_model).flip_average is False
 
 
-class TinyData:
-    def __init__(self, splits):
-        self.splits = splits
-
-    def has(self, name):
-        return name in self.splits
-
-    def split(self, name):
-        return self.splits[name]
+def data_of(split: str, faces: np.ndarray, labels: np.ndarray) -> Fer2013:
+    """A Fer2013 whose rows all belong to one Usage."""
+    return Fer2013(faces, labels, np.full(len(labels), split), Path("generated"))
 
 
 def test_auto_turns_flip_averaging_on_only_when_publictest_gains(tiny_run, tiny_fer_splits):
@@ -77,12 +73,12 @@ def test_auto_turns_flip_averaging_on_only_when_publictest_gains(tiny_run, tiny_
     plain_labels = keras_probabilities(model, faces).argmax(1)
     averaged_labels = keras_probabilities(model, faces, flip_average=True).argmax(1)
     assert (plain_labels != averaged_labels).any()
-    assert choose_flip_average("on", model, TinyData({})) == (True, {})
-    assert choose_flip_average("off", model, TinyData({"PublicTest": (faces, plain_labels)})) == (False, {})
-    assert choose_flip_average("auto", model, TinyData({})) == (False, {})
-    chosen, scores = choose_flip_average("auto", model, TinyData({"PublicTest": (faces, plain_labels)}))
+    assert choose_flip_average("on", model, data_of("Training", faces, plain_labels)) == (True, {})
+    assert choose_flip_average("off", model, data_of("PublicTest", faces, plain_labels)) == (False, {})
+    assert choose_flip_average("auto", model, data_of("Training", faces, plain_labels)) == (False, {})
+    chosen, scores = choose_flip_average("auto", model, data_of("PublicTest", faces, plain_labels))
     assert not chosen and scores["publictest_accuracy_plain"] == 1.0
-    chosen, scores = choose_flip_average("auto", model, TinyData({"PublicTest": (faces, averaged_labels)}))
+    chosen, scores = choose_flip_average("auto", model, data_of("PublicTest", faces, averaged_labels))
     assert chosen and scores["publictest_accuracy_flip_averaged"] == 1.0
 
 

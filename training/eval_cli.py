@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="report directory (default: <model stem>_eval next to the model)")
     parser.add_argument("--haar", action="store_true", help="also score the faces as the edge sees them: upscaled onto a canvas, found by the edge's Haar detector and re-cropped (faces Haar misses are counted and left out)")
     parser.add_argument("--margin", type=float, default=0.0, help="with --haar: grow each Haar box by this fraction per side before cropping (the edge's detector.margin)")
-    parser.add_argument("--flip-average", choices=("model", "on", "off"), default="model", help="average each face's probabilities with its mirror image's: as the model's metadata says, or forced on/off")
+    parser.add_argument("--flip-average", choices=tuple(FLIP_AVERAGE), default="model", help="average each face's probabilities with its mirror image's: as the model's metadata says, or forced on/off")
     parser.add_argument("--skip-bad-rows", action="store_true", help="skip malformed CSV rows instead of stopping")
     return parser
 
