@@ -8,26 +8,20 @@ import time
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from edge.agent import assemble
 from edge.config import EdgeConfig
 from edge.demo import CLIP
 from edge.publisher import wait_until
+from edge.schemas import validators as schema_validators
 from mosquitto import Broker, free_port
 from mqtt_clients import Client
-
-SCHEMAS = Path(__file__).resolve().parents[1] / "edge" / "schema"
 
 
 @pytest.fixture(scope="module")
 def validators() -> dict:
-    """topic leaf -> JSON Schema validator of edge/schema/<leaf>.schema.json."""
-    schemas = {p.name.split(".")[0]: json.loads(p.read_text()) for p in SCHEMAS.glob("*.schema.json")}
-    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
-    formats = Draft202012Validator.FORMAT_CHECKER
-    return {name: Draft202012Validator(s, registry=registry, format_checker=formats) for name, s in schemas.items()}
+    """topic leaf -> JSON Schema validator of edge/schema/<leaf>.schema.json (fer-monitor checks with the same)."""
+    return schema_validators()
 
 
 def settings(tmp_path: Path, model: Path, port: int, **sections) -> dict:

@@ -9,19 +9,13 @@ import time
 
 import pytest
 
-from edge.classifier import Emotion
-from edge.labels import EMOTIONS
-from edge.messages import Topics, emotion_message, status_message
+from edge.messages import Topics, status_message
 from edge.monitor.cli import main
 from edge.monitor.store import SCHEMA
 from edge.publisher import encode
+from fleet_messages import HEALTH, event, face, status
 from mosquitto import Broker, free_port
 from mqtt_clients import Client
-
-
-def face(device: str, label: str, at: float) -> dict:
-    probabilities = {name: (0.9 if name == label else 0.1 / 6) for name in EMOTIONS}
-    return emotion_message(device, "m", "ev1", at, (1, 2, 30, 30), Emotion(label, 0.9, probabilities))
 
 
 def publish_after_subscription(broker, client_id: str, messages: list[tuple[str, dict]]) -> threading.Thread:
@@ -35,7 +29,7 @@ def publish_after_subscription(broker, client_id: str, messages: list[tuple[str,
         device = Client(broker, "test-device")
         device.wait_connected()
         for topic, payload in messages:
-            device.publish(topic, encode(payload))
+            device.publish(topic, payload if isinstance(payload, bytes) else encode(payload))
         device.close()
 
     thread = threading.Thread(target=run)
@@ -69,6 +63,49 @@ def test_watch_with_table_prints_the_device(broker, tmp_path, capsys):
     sender.join()
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("pi-07"))
     assert "fear" in row
+
+
+DEEP = "[" * 50_000 + "]" * 50_000
+# what killed the monitor's receiving thread before messages were checked against edge/schema/
+BAD = {
+    "label is a list": ("emotion", lambda m: m | {"label": ["happy"]}),
+    "label is an object": ("emotion", lambda m: m | {"label": {"happy": 1}}),
+    "label is a number": ("emotion", lambda m: m | {"label": 3}),
+    "confidence is a string": ("emotion", lambda m: m | {"confidence": "0.9"}),
+    "health is a list": ("status", lambda m: m | {"health": [1, 2]}),
+    "fps is a string": ("status", lambda m: m | {"health": HEALTH | {"fps": "fast"}}),
+    "dominant is a list": ("event", lambda m: m | {"dominant": ["happy"]}),
+    "deeply nested": ("emotion", lambda m: encode(m)[:-1] + b',"extra":' + DEEP.encode() + b"}"),
+    "not JSON": ("event", lambda m: b"\xff{"),
+}
+VALID = {"emotion": lambda d: face(d, "happy", 1_700_000_000), "status": lambda d: status(d, "online", 1, HEALTH),
+         "event": lambda d: event(d, "sad", 1_700_000_000)}
+
+
+def bad_payload(device: str, case: str) -> tuple[str, bytes]:
+    kind, spoil = BAD[case]
+    payload = spoil(VALID[kind](device))
+    return f"fer/{device}/{kind}", payload if isinstance(payload, bytes) else encode(payload)
+
+
+def test_invalid_messages_are_counted_logged_once_per_topic_and_never_stop_the_monitor(broker, tmp_path, capsys,
+                                                                                      caplog):
+    retained = Client(broker, "old-device")
+    assert retained.wait_connected()
+    for n, case in enumerate(BAD):  # retained: every later start of a monitor receives them first
+        retained.paho.publish(*bad_payload(f"old-{n}", case), qos=1, retain=True).wait_for_publish(5)
+    retained.close()
+    live = [bad_payload(f"pi-{n}", case) for n, case in enumerate(BAD)] + [bad_payload("pi-0", "label is a number")]
+    good = [("fer/pi-ok/emotion", face("pi-ok", "happy", 1_700_000_000)), ("fer/pi-ok/event", VALID["event"]("pi-ok"))]
+    sender = publish_after_subscription(broker, "monitor-under-test", live + good)
+    assert watch(broker, tmp_path, "--duration", "3") == 0
+    sender.join()
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert db.execute("SELECT device, kind FROM messages").fetchall() == [("pi-ok", "emotion"), ("pi-ok", "event")]
+    assert f"{2 * len(BAD) + 1} invalid rejected" in capsys.readouterr().err
+    warnings = [r.getMessage() for r in caplog.records if "invalid message rejected" in r.getMessage()]
+    assert len(warnings) == 2 * len(BAD) and sum(w.startswith("fer/pi-0/emotion:") for w in warnings) == 1
+    assert "field 'label'" in warnings[0] and not any(r.exc_info for r in caplog.records)
 
 
 def test_report_plots_a_png(tmp_path, capsys):

@@ -6,6 +6,7 @@ import json
 
 from edge.monitor.fleet import Fleet, render
 from edge.monitor.records import parse
+from fleet_messages import HEALTH, event, face, status
 
 
 def feed(fleet: Fleet, topic: str, payload: dict, at: float = 100.0) -> None:
@@ -14,10 +15,10 @@ def feed(fleet: Fleet, topic: str, payload: dict, at: float = 100.0) -> None:
 
 def test_fleet_folds_status_faces_and_events():
     fleet = Fleet()
-    feed(fleet, "fer/pi-01/status", {"id": "s", "state": "online", "health": {"fps": 4.5, "queue_depth": 3}})
-    feed(fleet, "fer/pi-01/emotion", {"id": "a", "label": "happy", "confidence": 0.8})
-    feed(fleet, "fer/pi-01/emotion", {"id": "b", "label": "sad", "confidence": 0.6})
-    feed(fleet, "fer/pi-01/event", {"id": "e", "dominant": "happy"})
+    feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH))
+    feed(fleet, "fer/pi-01/emotion", face("pi-01", "happy", 100, 0.8))
+    feed(fleet, "fer/pi-01/emotion", face("pi-01", "sad", 100, 0.6))
+    feed(fleet, "fer/pi-01/event", event("pi-01", "happy", 100))
     device = fleet.devices["pi-01"]
     assert (device.state, device.fps, device.queue, device.faces, device.events) == ("online", 4.5, 3, 2, 1)
     assert (device.last_label, dict(device.counts)) == ("sad", {"happy": 1, "sad": 1})
@@ -25,7 +26,7 @@ def test_fleet_folds_status_faces_and_events():
 
 def test_render_without_color_is_plain_text():
     fleet = Fleet()
-    feed(fleet, "fer/pi-01/status", {"id": "s", "state": "offline"}, at=90.0)
+    feed(fleet, "fer/pi-01/status", status("pi-01", "offline", 90), at=90.0)
     text = render(fleet, now=100.0, color=False)
     assert "\x1b" not in text
     assert text.splitlines()[1].split()[:2] == ["pi-01", "offline"]

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="{watch,report}")
     add_watch(verbs.add_parser("watch", help="subscribe to <prefix>/# and show, log and store what arrives",
                                description="Subscribe to <prefix>/# and show, log and store what the fleet sends. "
-                               "Messages with an id already seen (QoS 1 re-sends) are dropped before all outputs."))
+                               "Messages with an id already seen (QoS 1 re-sends) are dropped before all outputs, and so are "
+                               "messages that break the JSON Schemas of edge/schema/ (counted, and logged once per topic)."))
     add_report(verbs.add_parser("report", help="plot the emotions stored in a database over time, per device",
                                 description="Plot each device's share of every emotion over time from a "
                                 "`watch --sqlite` database."))
@@ -142,8 +143,8 @@ def watch(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     if table:
         sys.stdout.write(render(fleet, color=color))
-    print(f"{PROG}: {fleet.messages} messages from {len(fleet.devices)} devices, {duplicates} duplicates dropped",
-          file=sys.stderr)
+    print(f"{PROG}: {fleet.messages} messages from {len(fleet.devices)} devices, {duplicates} duplicates dropped, "
+          f"{subscriber.invalid} invalid rejected", file=sys.stderr)
     return 0
 
 

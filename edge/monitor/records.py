@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from edge.errors import FerEdgeError
+from edge.schemas import problem
 
 KINDS = ("emotion", "event", "status")
 
@@ -29,25 +31,37 @@ class Record:
         return self.payload.get("label") or self.payload.get("dominant")
 
 
+class InvalidMessage(FerEdgeError, ValueError):
+    """A fleet message that breaks the published schema (edge/schema/); the text says how."""
+
+
 def parse(topic: str, payload: bytes, prefix: str, received_at: float | None = None) -> Record | None:
-    """The Record of a fleet message; None for other topics and for payloads that are not a JSON object."""
+    """The Record of a fleet message; None for other topics; InvalidMessage when it breaks its JSON Schema."""
     parts = topic.split("/")
     prefix_parts = prefix.split("/")
     if len(parts) != len(prefix_parts) + 2 or parts[: len(prefix_parts)] != prefix_parts or parts[-1] not in KINDS:
         return None
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    message_id = str(data.get("id") or hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest())
+    data = checked(parts[-1], payload)
     return Record(
-        id=message_id,
+        id=data["id"],
         device=parts[-2],
         kind=parts[-1],
         topic=topic,
-        timestamp=str(data.get("timestamp", "")),
+        timestamp=data["timestamp"],
         received_at=time.time() if received_at is None else received_at,
         payload=data,
     )
+
+
+def checked(kind: str, payload: bytes) -> dict[str, Any]:
+    """The decoded payload if it is valid JSON that meets edge/schema/<kind>.schema.json; InvalidMessage otherwise."""
+    try:
+        data = json.loads(payload)
+        reason = problem(kind, data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessage(f"not UTF-8 JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidMessage("JSON nested too deeply") from None
+    if reason is not None:
+        raise InvalidMessage(reason)
+    return data
