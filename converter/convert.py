@@ -50,6 +50,7 @@ def build_metadata(
     parent = source.metadata
     return ModelMetadata(
         model_id=model_id,
+        sha256=file_sha256(model_file),
         labels=parent.labels,
         input_shape=parent.input_shape,
         preprocessing=parent.preprocessing,

@@ -76,7 +76,7 @@ def check_image_input(model, path: Path) -> None:
 
 def model_options(metadata: ModelMetadata, path: Path) -> ModelOptions:
     """The ModelOptions recorded by fer-train in the metadata; ModelError when absent or invalid."""
-    options = (metadata.model_extra or {}).get("options")
+    options = metadata.options
     if not isinstance(options, dict):
         raise ModelError(f"{path}: no 'options' (the ModelOptions fer-train records); convert a fer-train run")
     try:

@@ -10,7 +10,7 @@ import numpy as np
 
 from edge.errors import ModelError
 from edge.flip_average import flip_averaged
-from edge.metadata import ModelMetadata, read_metadata
+from edge.metadata import ModelMetadata, check_model_file, read_metadata
 from edge.preprocess import to_model_input
 from edge.runtime import interpreter_class
 
@@ -59,6 +59,7 @@ class TFLiteEmotionClassifier:
         if not self.path.is_file():
             raise ModelError(f"{self.path}: model file not found")
         self.metadata = metadata or read_metadata(self.path)
+        check_model_file(self.path, self.metadata)
         self.flip_average = self.metadata.flip_average if flip_average is None else flip_average
         self.runtime, interpreter = interpreter_class(runtime)
         try:

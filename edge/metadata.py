@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge.errors import ModelError
 from edge.labels import EMOTIONS
@@ -19,18 +19,31 @@ from edge.preprocess import FACE_SIZE, PREPROCESSING
 
 FORMAT = "fer-edge-model/1"
 RUN_METADATA_NAME = "metadata.json"
+INPUT_SHAPE = [FACE_SIZE, FACE_SIZE, 1]
 
 
 class ModelMetadata(BaseModel):
-    """What training, the converter and the edge agent agree on about one model file."""
+    """What training, the converter and the edge agent agree on about one model file.
 
-    model_config = ConfigDict(extra="allow")
+    Strict on reading as on writing: an unknown key, another format version, or a preprocessing or input shape
+    other than the one edge/preprocess.py implements is refused rather than ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     format: str = Field(FORMAT, description="Version of this metadata layout.")
-    model_id: str = Field(description="Stable name of the model, carried in every published result.")
-    labels: list[str] = Field(default_factory=lambda: list(EMOTIONS), description="Class names in output order.")
-    input_shape: list[int] = Field(default_factory=lambda: [FACE_SIZE, FACE_SIZE, 1], description="H, W, C.")
-    preprocessing: dict[str, Any] = Field(default_factory=lambda: dict(PREPROCESSING))
+    model_id: str = Field(min_length=1, description="Stable name of the model, carried in every published result.")
+    sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$",
+        description="sha256 of the model file this sidecar describes; written by fer-convert, checked at load.",
+    )
+    labels: list[str] = Field(
+        default_factory=lambda: list(EMOTIONS), min_length=2, description="Class names in output order."
+    )
+    input_shape: list[int] = Field(default_factory=lambda: list(INPUT_SHAPE), description="H, W, C.")
+    preprocessing: dict[str, Any] = Field(
+        default_factory=lambda: dict(PREPROCESSING), description="How a face becomes the model's input."
+    )
     arch: str = Field("cnn-bilstm", description="Architecture fer-train built.")
     quantization: str = Field("float32", description="float32, float16 or int8 (weights and activations).")
     flip_average: bool = Field(
@@ -41,6 +54,41 @@ class ModelMetadata(BaseModel):
     )
     source: dict[str, Any] = Field(default_factory=dict, description="Where the model came from.")
     metrics: dict[str, Any] = Field(default_factory=dict, description="Scores on named splits.")
+    options: dict[str, Any] | None = Field(None, description="fer-train's ModelOptions (run metadata only).")
+    training: dict[str, Any] | None = Field(None, description="fer-train's TrainOptions (run metadata only).")
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value != FORMAT:
+            raise ValueError(f"unknown format {value!r}; this fer-edge reads {FORMAT!r}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct_labels(cls, labels: list[str]) -> list[str]:
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"labels repeat {', '.join(repeated)}")
+        return labels
+
+    @field_validator("input_shape")
+    @classmethod
+    def _supported_shape(cls, shape: list[int]) -> list[int]:
+        if shape != INPUT_SHAPE:
+            raise ValueError(f"input_shape {shape} is not supported; fer-edge feeds {INPUT_SHAPE}")
+        return shape
+
+    @field_validator("preprocessing")
+    @classmethod
+    def _supported_preprocessing(cls, steps: dict[str, Any]) -> dict[str, Any]:
+        if steps != PREPROCESSING:
+            differing = sorted(key for key in set(steps) | set(PREPROCESSING) if steps.get(key) != PREPROCESSING.get(key))
+            raise ValueError(
+                f"preprocessing differs from what fer-edge implements in {', '.join(differing)} "
+                f"(it does {json.dumps(PREPROCESSING)})"
+            )
+        return steps
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -68,14 +116,29 @@ def read_metadata(model_path: str | Path) -> ModelMetadata:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ModelError(f"{path}: field {field!r}: {first['msg']}") from None
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+        raise ModelError(f"{path}: field {field!r}: {message}") from None
+
+
+def check_model_file(model_path: str | Path, metadata: ModelMetadata) -> None:
+    """ModelError unless the model file's sha256 is the one its sidecar records."""
+    where = sidecar_path(model_path)
+    if metadata.sha256 is None:
+        raise ModelError(f"{where}: field 'sha256' is missing; convert the model again with fer-convert")
+    actual = file_sha256(model_path)
+    if actual != metadata.sha256:
+        raise ModelError(
+            f"{model_path}: sha256 {actual} is not the {metadata.sha256} recorded in {where.name}; "
+            "the file was changed or belongs to another sidecar"
+        )
 
 
 def write_metadata(model_path: str | Path, metadata: ModelMetadata) -> Path:
     """Write the sidecar of model_path atomically; returns its path."""
     path = sidecar_path(model_path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(metadata.model_dump(mode="json"), indent=2) + "\n")
+    unset = {name for name in ("sha256", "options", "training") if getattr(metadata, name) is None}
+    tmp.write_text(json.dumps(metadata.model_dump(mode="json", exclude=unset), indent=2) + "\n")
     tmp.replace(path)
     return path
 

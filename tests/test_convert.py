@@ -5,7 +5,8 @@ import pytest
 
 from converter.representative import balanced_sample
 from edge.classifier import TFLiteEmotionClassifier
-from edge.metadata import read_metadata
+from edge.errors import ModelError
+from edge.metadata import file_sha256, read_metadata, sidecar_path
 
 
 def test_int8_model_has_int8_input_and_output(tflite_model):
@@ -19,6 +20,15 @@ def test_sidecar_carries_labels_and_input_scaling(tflite_model):
     assert meta.input_quantization["zero_point"] == -128 and 0 < meta.input_quantization["scale"] <= 1 / 255 + 1e-6
     assert meta.source["calibration_samples"] == 168 and len(meta.source["keras_sha256"]) == 64
     assert meta.metrics["PrivateTest"]["samples"] == 56
+    assert meta.sha256 == file_sha256(tflite_model)
+
+
+def test_classifier_refuses_a_model_file_its_sidecar_does_not_describe(tmp_path, tflite_model):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(tflite_model.read_bytes() + b"\0")
+    sidecar_path(model).write_text(sidecar_path(tflite_model).read_text())
+    with pytest.raises(ModelError, match="m.tflite: sha256 [0-9a-f]{64} is not the"):
+        TFLiteEmotionClassifier(model)
 
 
 def test_int8_agrees_with_keras(tflite_model):

@@ -1,10 +1,13 @@
+import json
+import re
+
 import numpy as np
 import pytest
 
 from edge.errors import DataError, ModelError
 from edge.labels import EMOTIONS, label_index
-from edge.metadata import ModelMetadata, read_metadata, write_metadata
-from edge.preprocess import crop_face, face_to_gray48, to_model_input
+from edge.metadata import ModelMetadata, check_model_file, file_sha256, read_metadata, write_metadata
+from edge.preprocess import PREPROCESSING, crop_face, face_to_gray48, to_model_input
 
 
 def test_label_order_is_fer2013s():
@@ -38,7 +41,8 @@ def test_model_input_scales_to_unit_range():
 def test_metadata_round_trips(tmp_path):
     model = tmp_path / "m.tflite"
     model.write_bytes(b"x")
-    meta = ModelMetadata(model_id="m1", quantization="int8", input_quantization={"scale": 0.5, "zero_point": -128})
+    meta = ModelMetadata(model_id="m1", sha256=file_sha256(model), quantization="int8",
+                         input_quantization={"scale": 0.5, "zero_point": -128})
     write_metadata(model, meta)
     assert (tmp_path / "m.json").exists()
     assert read_metadata(model) == meta
@@ -51,3 +55,30 @@ def test_metadata_errors_name_the_file(tmp_path):
     (tmp_path / "m.json").write_text('{"labels": 3}')
     with pytest.raises(ModelError, match="m.json: field 'model_id'"):
         read_metadata(model)
+
+
+@pytest.mark.parametrize("change, complaint", [
+    ({"format": "fer-edge-model/9"}, "field 'format': unknown format 'fer-edge-model/9'"),
+    ({"input_shape": [64, 64, 1]}, "field 'input_shape': input_shape [64, 64, 1] is not supported"),
+    ({"labels": ["happy", "sad", "happy"]}, "field 'labels': labels repeat happy"),
+    ({"colour": "grey"}, "field 'colour': unknown key"),
+    ({"preprocessing": {**PREPROCESSING, "scale": 1 / 127.5, "offset": -1.0}},
+     "field 'preprocessing': preprocessing differs from what fer-edge implements in offset, scale"),
+    ({"sha256": "abc"}, "field 'sha256': String should match pattern"),
+])
+def test_sidecar_is_refused_unless_fer_edge_can_honour_it(tmp_path, change, complaint):
+    model = tmp_path / "m.tflite"
+    (tmp_path / "m.json").write_text(json.dumps({"model_id": "m1", **change}))
+    with pytest.raises(ModelError, match=re.escape(f"m.json: {complaint}")):
+        read_metadata(model)
+
+
+def test_model_file_must_have_the_recorded_sha256(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model bytes")
+    with pytest.raises(ModelError, match="m.json: field 'sha256' is missing"):
+        check_model_file(model, ModelMetadata(model_id="m1"))
+    check_model_file(model, ModelMetadata(model_id="m1", sha256=file_sha256(model)))
+    model.write_bytes(b"model bytes, altered")
+    with pytest.raises(ModelError, match="m.tflite: sha256 .* is not the .* recorded in m.json"):
+        check_model_file(model, ModelMetadata(model_id="m1", sha256="0" * 64))
