@@ -14,14 +14,15 @@ import numpy as np
 from edge.camera import open_source
 from edge.classifier import TFLiteEmotionClassifier
 from edge.config import EdgeConfig
-from edge.detector import HaarFaceDetector
+from edge.detector import open_detector
 from edge.errors import FerEdgeError
 from edge.events import EventRecord, EventTracker
+from edge.framing import Framing, frame_face
 from edge.homeassistant import discovery_messages
 from edge.messages import Topics, emotion_message, event_message, status_message
 from edge.modelfile import find_model
 from edge.outbox import Outbox
-from edge.preprocess import crop_face, to_gray
+from edge.preprocess import to_gray
 from edge.publisher import MqttPublisher
 from edge.stats import Counters, StageTimes
 from edge.trigger import open_trigger
@@ -42,6 +43,7 @@ class Agent:
         self.classifier = classifier
         self.publisher = publisher
         self.watchdog = watchdog or Watchdog()
+        self.framing = face_framing(config, classifier.metadata.framing)
         self.events = EventTracker(config.trigger.kind, config.trigger.quiet_seconds, config.trigger.max_event_seconds)
         self.counters = Counters()
         self.times = StageTimes()
@@ -85,7 +87,7 @@ class Agent:
         """One observation; False once a video file or folder has no more frames."""
         frame = self._read() if self.trigger.needs_frames else None
         with self.times.time("motion"):
-            motion = self.trigger.motion(frame[1] if frame else None)
+            motion = self.trigger.motion(frame[2] if frame else None)
         closed = self.events.update(motion, time.time())
         if closed is not None:
             self._publish_event(closed)
@@ -138,24 +140,25 @@ class Agent:
         self.source.close()
         self.trigger.close()
 
-    def _read(self) -> tuple[float, np.ndarray] | None:
-        """(capture time, gray frame), or None when there is none now."""
+    def _read(self) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """(capture time, frame as read, gray frame), or None when there is none now."""
         with self.times.time("capture"):
             image = self.source.read()
         if image is None:
             self._ended = not self.source.live
             return None
         self.counters.frames += 1
-        return time.time(), to_gray(image)
+        return time.time(), image, to_gray(image)
 
-    def _analyse(self, captured_at: float, gray: np.ndarray) -> None:
+    def _analyse(self, captured_at: float, image: np.ndarray, gray: np.ndarray) -> None:
         event = self.events.current
         event.add_frame()
         with self.times.time("detect"):
-            boxes = self.detector.detect(gray)
-        if not boxes:
+            found = self.detector.find(image)
+        if not found:
             return
-        faces = np.stack([crop_face(gray, box, self.config.detector.margin) for box in boxes])
+        boxes = [face.box for face in found]
+        faces = np.stack([frame_face(gray, face.box, self.framing, face.landmarks) for face in found])
         with self.times.time("classify"):
             emotions = self.classifier.classify(faces)
         device, model = self.config.device_id, self.classifier.model_id
@@ -183,6 +186,14 @@ class Agent:
         return status_message(self.config.device_id, self.classifier.model_id, state, time.time(), health)
 
 
+def face_framing(config: EdgeConfig, model_framing: Framing) -> Framing:
+    """The model's framing, with detector.margin / detector.align where the config sets them."""
+    margin, align = config.detector.margin, config.detector.align
+    return Framing(
+        model_framing.margin if margin is None else margin, model_framing.align if align is None else align
+    )
+
+
 def assemble(config: EdgeConfig) -> Agent:
     """Every part built from its own section of the config; errors name the file or field at fault."""
     classifier = TFLiteEmotionClassifier(
@@ -191,7 +202,7 @@ def assemble(config: EdgeConfig) -> Agent:
         runtime=config.classifier.runtime,
         flip_average=config.classifier.flip_average,
     )
-    detector = HaarFaceDetector(config.detector)
+    detector = open_detector(config.detector)
     outbox = Outbox(config.outbox.path, config.outbox.max_messages, config.outbox.when_full)
     source = open_source(config.camera)
     trigger = open_trigger(config.trigger)

@@ -76,12 +76,43 @@ class CameraConfig(Section):
 
 
 class DetectorConfig(Section):
-    downscale: float = Field(2.0, ge=1, le=8, description="Faces are searched in the gray frame shrunk by this factor.")
+    kind: Literal["haar", "yunet"] = Field(
+        "haar", description="haar: OpenCV's Haar cascade; yunet: the YuNet CNN (cv2.FaceDetectorYN), with eye landmarks."
+    )
+    yunet_model: Path | None = Field(
+        None, description="YuNet ONNX file; default: the one shipped in edge/models/yunet/."
+    )
+    score_threshold: float = Field(0.7, gt=0, lt=1, description="YuNet: lowest face score accepted.")
+    downscale: float = Field(
+        2.0, ge=1, le=8,
+        description="Faces are searched in the frame shrunk by this factor (less when min_face would fall below "
+        "what the detector can see).",
+    )
     min_face: int = Field(60, ge=24, le=2000, description="Smallest face side to find, in full-frame pixels.")
     scale_factor: float = Field(1.1, gt=1, le=2, description="Haar cascade image-pyramid step.")
     min_neighbors: int = Field(5, ge=0, le=50, description="Haar cascade overlapping hits needed to accept a face.")
-    margin: float = Field(0.0, ge=0, le=0.5, description="Each face box grows by this fraction per side before cropping.")
+    margin: float | None = Field(
+        None, ge=0, le=0.5,
+        description="Each face box grows by this fraction per side before cropping; default: the model's framing.",
+    )
+    align: bool | None = Field(
+        None, description="Rotate each face so the eyes are level (YuNet landmarks); default: the model's framing."
+    )
     max_faces: int = Field(10, ge=1, le=100, description="At most this many faces (the largest) per frame.")
+    every_n_frames: int = Field(
+        1, ge=1, le=30, description="Detect faces in every n-th frame; the tracker carries the boxes in between."
+    )
+
+    @field_validator("yunet_model")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise ValueError(f"cannot read the YuNet model file ({exc.strerror})") from None
+        return path
 
 
 class ClassifierConfig(Section):

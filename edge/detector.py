@@ -1,11 +1,16 @@
-"""Faces in a frame with OpenCV's Haar cascade (bundled with opencv-python 4.x, cv2.data.haarcascades).
+"""Faces in a frame: OpenCV's Haar cascade or YuNet (cv2.FaceDetectorYN), chosen by `detector.kind`.
 
-The search runs on the gray frame shrunk by `downscale` (at 640x480, 2x takes about a third of the time and
-finds the same faces); boxes come back in full-frame pixels, largest first.
+Both search the frame shrunk by `working_scale` (detector.downscale, or less where min_face would shrink
+below the smallest face the detector can see), then search again a small copy of the frame padded with a
+border, for faces that fill it (the cascade needs background around a face; YuNet misses faces cut by the
+frame's edge). Boxes come back in full-frame pixels, largest first, in the Haar cascade's framing (a square,
+brows to chin) whichever detector found them: YuNet's boxes are mapped onto it (`YUNET_TO_HAAR`), so a model
+trained on Haar crops sees the same crops.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -13,14 +18,80 @@ import numpy as np
 
 from edge.config import DetectorConfig
 from edge.errors import ConfigError
+from edge.preprocess import to_gray
 
 CASCADE = "haarcascade_frontalface_default.xml"
+YUNET_MODEL = Path(__file__).resolve().parent / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
+# YuNet box (w, h) -> Haar box: with s = sqrt(w * h), side = SIDE * s and the centre moved by (DX * s, DY * s);
+# medians over the 303 photos of ../shared/data/realval where each finds one face (python -m edge.realval --boxes)
+YUNET_TO_HAAR = {"side": 1.063, "dx": 0.003, "dy": -0.017}
+# the padded second look: the frame shrunk to LARGE_SIDE px on its short side, a border of PAD of that per side;
+# it finds faces of at least LARGE_MIN of the short side
+LARGE_SIDE, PAD, LARGE_MIN = 96, 0.3, 0.4
 
 Box = tuple[int, int, int, int]
 
 
+@dataclass(frozen=True)
+class Face:
+    """One face: its box (x, y, w, h) and, from YuNet, 5 landmarks (eyes, nose tip, mouth corners) as [5, 2]."""
+
+    box: Box
+    landmarks: np.ndarray | None = None
+    score: float = 1.0
+
+
+def working_scale(config: DetectorConfig, smallest: int) -> float:
+    """How much the frame is shrunk: downscale, unless min_face would end up smaller than `smallest` px."""
+    return max(1.0, min(config.downscale, config.min_face / smallest))
+
+
+def iou(a: Box, b: Box) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = min(ax + aw, bx + bw) - max(ax, bx)
+    h = min(ay + ah, by + bh) - max(ay, by)
+    inter = max(0, w) * max(0, h)
+    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
+
+
+def merge(faces: list[Face], limit: int) -> list[Face]:
+    """Largest first, dropping a face that overlaps a larger one (the two passes can find the same face)."""
+    kept: list[Face] = []
+    for face in sorted(faces, key=lambda f: f.box[2] * f.box[3], reverse=True):
+        if all(iou(face.box, other.box) < 0.3 for other in kept):
+            kept.append(face)
+    return kept[:limit]
+
+
+def shrink(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1:
+        return image
+    size = (max(1, round(image.shape[1] / scale)), max(1, round(image.shape[0] / scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def padded_small(image: np.ndarray) -> tuple[np.ndarray, float, int]:
+    """(the frame shrunk to LARGE_SIDE on its short side with a PAD border, its scale, the border in px)."""
+    scale = min(image.shape[:2]) / LARGE_SIDE
+    small = shrink(image, max(1.0, scale))
+    scale = image.shape[0] / small.shape[0]
+    border = round(PAD * min(small.shape[:2]))
+    return cv2.copyMakeBorder(small, border, border, border, border, cv2.BORDER_REPLICATE), scale, border
+
+
+def in_frame(box: Box, shape: tuple[int, ...]) -> Box:
+    """box clipped to the frame, kept at least 1 px."""
+    x, y, w, h = box
+    x0, y0 = min(max(0, x), shape[1] - 1), min(max(0, y), shape[0] - 1)
+    x1, y1 = min(shape[1], max(x + w, x0 + 1)), min(shape[0], max(y + h, y0 + 1))
+    return x0, y0, x1 - x0, y1 - y0
+
+
 class HaarFaceDetector:
-    """detect(gray) -> [(x, y, w, h), ...] in the coordinates of `gray`."""
+    """find(image) -> [Face] and detect(image) -> [(x, y, w, h)], in the coordinates of `image` (gray or BGR)."""
+
+    SMALLEST = 24  # the cascade's window
 
     def __init__(self, config: DetectorConfig, cascade: str = CASCADE):
         path = Path(cv2.data.haarcascades) / cascade
@@ -28,16 +99,91 @@ class HaarFaceDetector:
         if self._cascade.empty():
             raise ConfigError(f"{path}: cannot load the Haar cascade (is opencv-python 4.x installed?)")
         self.config = config
+        self.scale = working_scale(config, self.SMALLEST)
 
-    def detect(self, gray: np.ndarray) -> list[Box]:
-        scale = self.config.downscale
-        small = gray if scale == 1 else cv2.resize(
-            gray, (round(gray.shape[1] / scale), round(gray.shape[0] / scale)), interpolation=cv2.INTER_AREA
-        )
-        side = max(1, round(self.config.min_face / scale))
+    def find(self, image: np.ndarray) -> list[Face]:
+        gray = to_gray(image)
+        faces = [Face(box) for box in self._search(shrink(gray, self.scale), self.scale, 0, self.config.min_face)]
+        padded, scale, border = padded_small(gray)
+        large = max(self.config.min_face, LARGE_MIN * min(gray.shape[:2]))
+        faces += [Face(in_frame(box, gray.shape)) for box in self._search(padded, scale, border, large)]
+        return merge(faces, self.config.max_faces)
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        return [face.box for face in self.find(image)]
+
+    def _search(self, gray: np.ndarray, scale: float, border: int, min_face: float) -> list[Box]:
+        side = max(self.SMALLEST, round(min_face / scale))
+        if side > min(gray.shape[:2]):
+            return []
         found = self._cascade.detectMultiScale(
-            small, scaleFactor=self.config.scale_factor, minNeighbors=self.config.min_neighbors, minSize=(side, side)
+            gray, scaleFactor=self.config.scale_factor, minNeighbors=self.config.min_neighbors, minSize=(side, side)
         )
-        boxes = [tuple(int(round(v * scale)) for v in box) for box in found]
-        boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
-        return boxes[: self.config.max_faces]
+        return [tuple(int(round((v - border) * scale)) for v in box[:2]) + tuple(int(round(v * scale)) for v in box[2:])
+                for box in found]
+
+
+def yunet_model(config: DetectorConfig) -> Path:
+    """The YuNet ONNX file to load; ConfigError naming detector.yunet_model when it is missing or unreadable."""
+    path = config.yunet_model or YUNET_MODEL
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise ConfigError(f"field 'detector.yunet_model': cannot read {path} ({exc.strerror})") from None
+    return path
+
+
+class YuNetFaceDetector:
+    """The same interface as HaarFaceDetector, with landmarks; runs on a BGR image (gray is converted)."""
+
+    SMALLEST = 12  # YuNet finds faces of about 10 px and up
+
+    def __init__(self, config: DetectorConfig):
+        path = yunet_model(config)
+        try:
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 240), config.score_threshold, 0.3, 50)
+        except cv2.error:
+            raise ConfigError(f"field 'detector.yunet_model': {path} is not a loadable YuNet ONNX model") from None
+        self._size = (320, 240)
+        self.config = config
+        self.scale = working_scale(config, self.SMALLEST)
+
+    def find(self, image: np.ndarray) -> list[Face]:
+        bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[:, :, :3]
+        faces = self._search(shrink(bgr, self.scale), self.scale, 0)
+        padded, scale, border = padded_small(bgr)
+        large = LARGE_MIN * min(bgr.shape[:2])
+        faces += [face for face in self._search(padded, scale, border) if face.box[2] >= large]
+        faces = [face for face in faces if face.box[2] >= self.config.min_face]
+        return merge([Face(in_frame(f.box, bgr.shape), f.landmarks, f.score) for f in faces], self.config.max_faces)
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        return [face.box for face in self.find(image)]
+
+    def _search(self, bgr: np.ndarray, scale: float, border: int) -> list[Face]:
+        size = (bgr.shape[1], bgr.shape[0])
+        if size != self._size:
+            self._net.setInputSize(size)
+            self._size = size
+        _, rows = self._net.detect(bgr)
+        return [] if rows is None else [self._face(row, scale, border) for row in rows]
+
+    @staticmethod
+    def _face(row: np.ndarray, scale: float, border: int) -> Face:
+        x, y, w, h = (float(v) for v in row[:4])
+        size = (w * h) ** 0.5
+        side = YUNET_TO_HAAR["side"] * size
+        cx = x + w / 2 + YUNET_TO_HAAR["dx"] * size
+        cy = y + h / 2 + YUNET_TO_HAAR["dy"] * size
+        box = ((cx - side / 2 - border) * scale, (cy - side / 2 - border) * scale, side * scale, side * scale)
+        landmarks = (row[4:14].reshape(5, 2).astype(np.float32) - border) * scale
+        return Face(tuple(int(round(v)) for v in box), landmarks, float(row[14]))
+
+
+DETECTORS = {"haar": HaarFaceDetector, "yunet": YuNetFaceDetector}
+
+
+def open_detector(config: DetectorConfig):
+    """The detector named by detector.kind."""
+    return DETECTORS[config.kind](config)

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge.errors import ModelError
+from edge.framing import Framing
 from edge.labels import EMOTIONS
 from edge.preprocess import FACE_SIZE, PREPROCESSING
 
@@ -48,6 +49,9 @@ class ModelMetadata(BaseModel):
     quantization: str = Field("float32", description="float32, float16 or int8 (weights and activations).")
     flip_average: bool = Field(
         False, description="Average each face's probabilities with its mirror image's (edge/flip_average.py)."
+    )
+    framing: Framing = Field(
+        default_factory=Framing, description="How faces are cut out for this model (edge/framing.py): margin, align."
     )
     input_quantization: dict[str, float] | None = Field(
         None, description="scale and zero_point of an integer input tensor; None for float input."

@@ -48,3 +48,21 @@ def test_password_comes_from_its_file_and_is_never_shown(tmp_path):
     config = load_config(None, {}, {("mqtt", "password_file"): str(secret)})
     assert config.mqtt.password.get_secret_value() == "hunter2"
     assert "hunter2" not in repr(config)
+
+
+def test_the_detector_is_chosen_by_file_environment_or_flag(tmp_path):
+    from edge.detector import HaarFaceDetector, YuNetFaceDetector, open_detector
+
+    path = tmp_path / "edge.toml"
+    path.write_text('[detector]\nkind = "yunet"\n')
+    assert isinstance(open_detector(load_config().detector), HaarFaceDetector)
+    assert isinstance(open_detector(load_config(path).detector), YuNetFaceDetector)
+    assert load_config(path, {"FER_EDGE_DETECTOR_KIND": "haar"}).detector.kind == "haar"
+    assert load_config(None, {}, {("detector", "kind"): "yunet"}).detector.kind == "yunet"
+
+
+def test_a_missing_yunet_model_is_named_by_check_config(tmp_path, capsys):
+    path = tmp_path / "edge.toml"
+    path.write_text(f'[detector]\nkind = "yunet"\nyunet_model = "{tmp_path / "gone.onnx"}"\n')
+    assert main(["check-config", str(path)]) == 1
+    assert f"{path}: field 'detector.yunet_model': Value error, cannot read the YuNet model file" in capsys.readouterr().err
