@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 setup: $(BIN)/python system-deps
-	$(BIN)/pip install -q -e ".[train,edge,pi,monitor,dev]"
+	$(BIN)/pip install -q -e ".[train,edge,pi,monitor,demo,dev]"
 
 # Debian packages the tests use: a real Mosquitto broker (started by the tests themselves on a free port; the
 # package also brings mosquitto_passwd), openssl (test certificates) and systemd-analyze (the unit file check).

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.logs import VERBOSE_HELP, configure_logging, quiet_native_stderr
 from edge.errors import FerEdgeError, ModelError, run_guarded
 
 logger = logging.getLogger("fer-bench")
@@ -41,8 +41,9 @@ def median_latency_ms(model: bytes, threads: int, runs: int, warmup: int, runtim
     from edge.runtime import interpreter_class
 
     _, interpreter_type = interpreter_class(runtime)
-    interpreter = interpreter_type(model_content=model, num_threads=threads)
-    interpreter.allocate_tensors()
+    with quiet_native_stderr():
+        interpreter = interpreter_type(model_content=model, num_threads=threads)
+        interpreter.allocate_tensors()
     detail = interpreter.get_input_details()[0]
     face = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
     interpreter.set_tensor(detail["index"], quantize(to_model_input(face), detail))
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--warmup", type=int, default=30, help="untimed invokes before them (default: %(default)s)")
     add("--runtime", help="ai-edge-litert, tflite-runtime or tensorflow (default: the first that imports)")
     add("--json", type=Path, metavar="FILE", help="also write the numbers to FILE as JSON")
+    add("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     return parser
 
 
@@ -124,8 +126,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    configure_logging("WARNING", verbose=args.verbose)
     return run_guarded(PROG, lambda: run(args), (FerEdgeError,))
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
+from edge.logs import VERBOSE_HELP, configure_logging
 from edge.errors import FerEdgeError, run_guarded
 
 logger = logging.getLogger("fer-convert")
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)")
     add("--model-id", help="model_id in the sidecar, sent with every published result (default: the output's stem)")
     add("--seed", type=int, default=0, help="seed of the calibration and verification samples (default: %(default)s)")
-    add("-v", "--verbose", action="store_true", help="log each step")
+    add("-v", "--verbose", action="store_true", help="log each step; " + VERBOSE_HELP)
     return parser
 
 
@@ -90,8 +90,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    configure_logging("INFO" if args.verbose else "WARNING", verbose=args.verbose)
     return run_guarded(PROG, lambda: run(args), (FerEdgeError,))
 
 

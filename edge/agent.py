@@ -49,6 +49,7 @@ class Agent:
         self.times = StageTimes()
         self._fps = 0.0
         self._ended = False
+        self.unsent_note = "%d results stay in the outbox until the next start"  # the demo's outbox is temporary
 
     def run(self, stop: threading.Event, pace: bool = True) -> None:
         """Tick at camera.fps (as fast as possible when `pace` is False) until stopped."""
@@ -134,7 +135,7 @@ class Agent:
         if closed is not None:
             self._publish_event(closed)
         if not self.publisher.flush(self.config.publish.flush_seconds):
-            logger.warning("%d results stay in the outbox until the next start", len(self.publisher.outbox))
+            logger.warning(self.unsent_note, len(self.publisher.outbox))
         self.publisher.stop(goodbye=self.offline_message())
         self.publisher.outbox.close()
         self.source.close()

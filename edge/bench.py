@@ -121,13 +121,14 @@ def run_bench(video: Path, model: Path | None = None, flip_average: bool | None 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge.bench", description=__doc__.splitlines()[0])
-    from edge.cli import FLIP_AVERAGE, add_bench_arguments, configure_logging
+    from edge.cli import FLIP_AVERAGE, add_bench_arguments
+    from edge.logs import configure_logging
 
     add_bench_arguments(parser)
     args = parser.parse_args(argv)
     from edge.errors import run_guarded
 
-    configure_logging("WARNING")
+    configure_logging("WARNING", verbose=args.verbose)
     return run_guarded("fer-edge bench", lambda: run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average]))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from edge.errors import ModelError
 from edge.flip_average import flip_averaged
+from edge.logs import quiet_native_stderr
 from edge.metadata import ModelMetadata, check_model_file, read_metadata
 from edge.preprocess import to_model_input
 from edge.runtime import interpreter_class
@@ -63,8 +64,9 @@ class TFLiteEmotionClassifier:
         self.flip_average = self.metadata.flip_average if flip_average is None else flip_average
         self.runtime, interpreter = interpreter_class(runtime)
         try:
-            self._interpreter = interpreter(model_path=str(self.path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            with quiet_native_stderr():  # TFLite prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                self._interpreter = interpreter(model_path=str(self.path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path}: not a loadable TFLite model ({exc})") from None
         self._input = self._interpreter.get_input_details()[0]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import signal
 import sys
 import threading
@@ -13,7 +11,9 @@ from pathlib import Path
 
 from edge import __version__
 from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_config, secret_settings
+from edge.demo import BROKERS
 from edge.errors import run_guarded
+from edge.logs import VERBOSE_HELP, configure_logging
 
 
 def value_name(annotation) -> str:
@@ -56,10 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check-config", help="Validate a config file; name each bad field.")
     check.add_argument("file", nargs="?", type=Path, help="Config file (or --config).")
     add_setting_flags(check)
-    demo = verbs.add_parser("demo", help="Run the agent on a bundled clip against a local Mosquitto; print what arrives.")
-    demo.add_argument("--broker", metavar="HOST:PORT", help="Use this broker instead of starting mosquitto.")
+    demo = verbs.add_parser(
+        "demo", help="Run the agent on a bundled clip against a private local broker; print what arrives, "
+        "each face's true label beside the prediction, and the accuracy."
+    )
+    demo.add_argument("--broker", metavar="HOST:PORT", help="Use this broker instead of starting a private one.")
+    demo.add_argument(
+        "--local-broker", choices=BROKERS, default="auto",
+        help="The private broker: Mosquitto when installed, else amqtt in this process (auto), or either one.",
+    )
     demo.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model).")
-    demo.add_argument("--clip", type=Path, help="Video to run on (default: the bundled demo clip).")
+    demo.add_argument(
+        "--clip", type=Path,
+        help="Video to run on (default: the bundled demo clip); its true labels, if any, in <stem>.labels.json beside it.",
+    )
+    for verb in (run, check, demo):
+        verb.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     bench = verbs.add_parser("bench", help="Time each stage of the pipeline on a video, on one core.")
     add_bench_arguments(bench)
     return parser
@@ -76,14 +88,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--flip-average", choices=tuple(FLIP_AVERAGE), default="model",
         help="classify each face's mirror image too and average: as the model's metadata says (model), or on/off",
     )
-
-
-def configure_logging(level: str) -> None:
-    """stderr; without timestamps under systemd, whose journal adds its own."""
-    under_systemd = "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
-    fmt = "%(levelname)s %(name)s: %(message)s" if under_systemd else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
-    logging.getLogger("paho").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
 
 def run_until_signalled(config: EdgeConfig) -> int:
@@ -117,16 +122,16 @@ def dispatch(args: argparse.Namespace) -> int:
         return check_config(args)
     if args.verb == "run":
         config = load_config(args.config, flags=setting_flags(args))
-        configure_logging(config.log_level)
+        configure_logging(config.log_level, verbose=args.verbose or config.log_level == "DEBUG")
         return run_until_signalled(config)
     if args.verb == "demo":
         from edge.demo.run import run_demo
 
-        configure_logging("INFO")
-        return run_demo(broker=args.broker, model=args.model, clip=args.clip)
+        configure_logging("INFO", verbose=args.verbose)
+        return run_demo(broker=args.broker, model=args.model, clip=args.clip, local=args.local_broker)
     from edge.bench import run_bench
 
-    configure_logging("WARNING")
+    configure_logging("WARNING", verbose=args.verbose)
     return run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average])
 
 

@@ -7,6 +7,7 @@ imports its own library, so gpiozero is only needed where a PIR is configured.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 
@@ -36,14 +37,21 @@ class PirTrigger:
     def __init__(self, config: PirConfig):
         try:
             from gpiozero import MotionSensor
-            from gpiozero.exc import GPIOZeroError
+            from gpiozero.exc import GPIOZeroError, PinFactoryFallback
         except ImportError:
             raise ConfigError("field 'trigger.kind': 'pir' needs gpiozero (pip install 'fer-edge[pi]')") from None
         pin = int(config.pin) if config.pin.isdigit() else config.pin
-        try:
-            self._sensor = MotionSensor(pin, queue_len=config.queue_len, threshold=config.threshold)
-        except GPIOZeroError as exc:
-            raise ConfigError(f"field 'trigger.pir.pin': cannot use {config.pin!r} ({exc})") from None
+        # gpiozero warns once per pin library it falls back from; they are the reasons of the one error that matters
+        with warnings.catch_warnings(record=True) as fallbacks:
+            warnings.simplefilter("always", PinFactoryFallback)
+            try:
+                self._sensor = MotionSensor(pin, queue_len=config.queue_len, threshold=config.threshold)
+            except GPIOZeroError as exc:
+                reasons = "; ".join(str(w.message).removeprefix("Falling back from ") for w in fallbacks)
+                cause = f"no GPIO pin library works on this machine: {reasons}" if reasons else str(exc)
+                raise ConfigError(f"field 'trigger.pir.pin': cannot use {config.pin!r} ({cause})") from None
+        for fallback in fallbacks:
+            logger.debug("gpiozero: %s", fallback.message)
         logger.info("PIR sensor on %s", self._sensor.pin)
 
     def motion(self, gray: np.ndarray | None) -> bool:

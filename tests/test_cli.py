@@ -1,3 +1,6 @@
+import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -5,20 +8,40 @@ import cv2
 import pytest
 
 from edge.cli import main
-from edge.demo import CLIP
+from edge.demo import CLIP, LABELS, labels_path
+from edge.demo import mosquitto
+
+SHORT_START, SHORT_END = 40, 70
 
 
 @pytest.fixture
 def short_clip(tmp_path):
-    """Two seconds of the demo clip: an empty second, then three faces."""
+    """Three seconds of the demo clip: an empty second, then three faces; without labels."""
     capture = cv2.VideoCapture(str(CLIP))
     writer = cv2.VideoWriter(str(tmp_path / "short.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
-    for index in range(70):
+    for index in range(SHORT_END):
         ok, frame = capture.read()
-        if index >= 40:
+        if index >= SHORT_START:
             writer.write(frame)
     writer.release()
     return tmp_path / "short.avi"
+
+
+@pytest.fixture
+def labelled_short_clip(short_clip):
+    """short_clip with its frames' true labels beside it, cut from the bundled clip's."""
+    document = json.loads(LABELS.read_text())
+    document["frames"] = document["frames"][SHORT_START:SHORT_END]
+    labels_path(short_clip).write_text(json.dumps(document))
+    return short_clip
+
+
+@pytest.fixture
+def no_mosquitto(monkeypatch, tmp_path):
+    """A machine without Mosquitto: not on PATH, not in /usr/sbin."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setattr(mosquitto, "CANDIDATES", ())
+    assert mosquitto.find_mosquitto() is None
 
 
 def test_missing_model_is_one_clear_line(tmp_path, capsys):
@@ -41,9 +64,54 @@ def test_demo_prints_what_the_subscriber_receives(short_clip, tflite_model, caps
     assert "homeassistant/sensor/fer_demo/emotion/config" in out
 
 
+def test_demo_without_mosquitto_runs_amqtt_and_judges_each_face(no_mosquitto, labelled_short_clip, capsys):
+    assert main(["demo", "--clip", str(labelled_short_clip)]) == 0  # the shipped model
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("broker: amqtt 0.12.1 (embedded, pure Python) on 127.0.0.1:")
+    emotions = [line for line in lines if line.startswith("fer/demo/emotion")]
+    assert emotions and all(" true: " in line for line in emotions)
+    judged = sum(line.endswith(" right") or line.endswith(" WRONG") for line in emotions)
+    right = sum(line.endswith(" right") for line in emotions)
+    assert judged == len(emotions)  # each detection found its labelled face by time and place
+    assert lines[-1] == f"demo accuracy: {right} of {judged} faces right ({right / judged:.0%})"
+
+
+def test_demo_without_any_broker_names_what_to_install(no_mosquitto, monkeypatch, short_clip, capsys):
+    monkeypatch.setattr("edge.demo.run.amqtt_available", lambda: False)
+    assert main(["demo", "--clip", str(short_clip)]) == 1
+    err = capsys.readouterr().err
+    assert "apt install mosquitto" in err and "pip install 'fer-edge[demo]'" in err and "--broker" in err
+
+
+@pytest.mark.parametrize("broker", ["mosquitto", "amqtt"])
+def test_ctrl_c_in_a_terminal_stops_the_demo_cleanly_and_quietly(broker):
+    if broker == "mosquitto" and mosquitto.find_mosquitto() is None:
+        pytest.skip("mosquitto is not installed")
+    # a terminal sends SIGINT to its whole foreground process group: the demo and anything it started there
+    command = [sys.executable, "-m", "edge.cli", "demo", "--local-broker", broker]
+    demo = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in demo.stdout:
+        if line.startswith("fer/demo/emotion"):
+            break
+    os.killpg(demo.pid, signal.SIGINT)
+    out, err = demo.communicate(timeout=20)
+    assert demo.returncode == 0, err
+    assert out.splitlines()[-1].startswith("demo accuracy: ")
+    assert "fer/demo/status" in out.split("offline")[0]  # the agent said goodbye through the live broker
+    for noise in ("Traceback", "Broken pipe", "until the next start", "not delivered", "WARNING", "ERROR"):
+        assert noise not in err, err
+
+
 def test_bench_prints_its_table(short_clip, tflite_model):
     command = [sys.executable, "-m", "edge.bench", str(short_clip), "--model", str(tflite_model), "--flip-average", "on"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "detect" in result.stdout and "frames per second" in result.stdout and "latency" in result.stdout
     assert "flip-averaged" in result.stdout.splitlines()[0]
+
+
+def test_the_bundled_labels_are_what_the_clip_maker_writes(tmp_path):
+    from edge.demo.make_demo_clip import main as make_clip
+
+    assert make_clip(["--labels-only", "--out", str(tmp_path / CLIP.name)]) == 0
+    assert labels_path(tmp_path / CLIP.name).read_text() == LABELS.read_text()

@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
@@ -30,6 +32,30 @@ def test_pir_reports_the_pin(mock_pins):
 def test_bad_pin_names_the_field(mock_pins):
     with pytest.raises(ConfigError, match="trigger.pir.pin"):
         PirTrigger(PirConfig(pin="GPIO99"))
+
+
+@pytest.fixture
+def no_pin_factory(monkeypatch):
+    """gpiozero left to find a real pin library itself, as on a machine with no GPIO."""
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    previous = Device.pin_factory
+    Device.pin_factory = None
+    yield
+    Device.pin_factory = previous
+
+
+def test_no_gpio_is_one_error_with_the_fallbacks_folded_in(no_pin_factory):
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        try:
+            PirTrigger(PirConfig(pin="GPIO17")).close()
+        except ConfigError as exc:
+            message = str(exc)
+        else:
+            pytest.skip("this machine has GPIO")
+    assert not shown
+    assert message.startswith("field 'trigger.pir.pin': cannot use 'GPIO17' (no GPIO pin library works")
+    assert "lgpio: " in message and "native: " in message
 
 
 def test_always_needs_no_frames():

@@ -1,11 +1,13 @@
 """Make edge/demo/faces_demo.avi: FER2013 PublicTest faces composited onto 640x480 frames.
 
     python -m edge.demo.make_demo_clip [--data ../shared/data/fer2013/fer2013-train-val.npz] [--out PATH]
+    python -m edge.demo.make_demo_clip --labels-only     # just the true labels beside the clip (no data needed)
 
 Faces are upscaled to 144 px on a plain background (where the Haar cascade finds most of them) and drift
 slowly so that frame differencing sees motion; empty stretches between the scenes let events close. Only
 faces the agent's own detector finds at its default settings are used, picked in file order, so the clip
-is reproducible. The data file is the compact npz described in ../shared/data/fer2013/README.md.
+is reproducible. The data file is the compact npz described in ../shared/data/fer2013/README.md. Each face's
+FER2013 label and box, frame by frame, go to faces_demo.labels.json beside the clip (edge/demo/truth.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 
 from edge.config import DetectorConfig
-from edge.demo import CLIP
+from edge.demo import CLIP, labels_path
 from edge.detector import HaarFaceDetector
 from edge.labels import EMOTIONS
 
@@ -82,18 +84,34 @@ def pick_faces(faces: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     return chosen
 
 
-def render(chosen: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Each scene's faces side by side, swaying 4 px a frame so that there is motion to see."""
+def placements() -> list[list[tuple[str, int, int]]]:
+    """Per frame, (emotion, x, y) of each face: each scene's faces side by side, swaying 4 px a frame."""
     frames = []
     for seconds, names in SCENES:
         gap = (SIZE[0] - len(names) * FACE) // (len(names) + 1)
         for step in range(round(seconds * FPS)):
-            frame = blank_frame()
             sway = abs(4 * step % 40 - 20) - 10
-            for slot, name in enumerate(names):
-                paste(frame, chosen[name], gap + slot * (gap + FACE) + sway, 150 + sway)
-            frames.append(frame)
+            frames.append([(name, gap + slot * (gap + FACE) + sway, 150 + sway) for slot, name in enumerate(names)])
     return frames
+
+
+def render(chosen: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The frames of placements(), with the chosen face of each emotion pasted where it goes."""
+    frames = []
+    for faces in placements():
+        frame = blank_frame()
+        for name, x, y in faces:
+            paste(frame, chosen[name], x, y)
+        frames.append(frame)
+    return frames
+
+
+def write_labels(out: Path) -> None:
+    """The true label and box of every face in every frame (all faces of an emotion are the one FER2013 face)."""
+    frames = [[{"label": name, "box": [x, y, FACE, FACE]} for name, x, y in faces] for faces in placements()]
+    document = {"clip": CLIP.name, "fps": FPS, "source": "FER2013 PublicTest, labels as the dataset gives them",
+                "frames": frames}
+    out.write_text(json.dumps(document, separators=(",", ":")) + "\n")
 
 
 def write_clip(frames: list[np.ndarray], out: Path) -> None:
@@ -107,7 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=CLIP)
+    parser.add_argument("--labels-only", action="store_true", help="write only the labels file beside --out")
     args = parser.parse_args(argv)
+    labels_file = labels_path(args.out)
+    write_labels(labels_file)
+    if args.labels_only:
+        print(f"{labels_file}: {len(placements())} frames")
+        return 0
     faces, labels = load_public_test(args.data)
     frames = render(pick_faces(faces, labels))
     write_clip(frames, args.out)

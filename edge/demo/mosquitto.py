@@ -19,8 +19,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def find_mosquitto() -> str | None:
+    """The mosquitto binary on PATH or in Debian's /usr/sbin (not on a non-root PATH); None when not installed."""
+    return shutil.which("mosquitto") or next((p for p in CANDIDATES if Path(p).exists()), None)
+
+
 def mosquitto_binary() -> str:
-    binary = shutil.which("mosquitto") or next((p for p in CANDIDATES if Path(p).exists()), None)
+    binary = find_mosquitto()
     if binary is None:
         raise FerEdgeError("mosquitto is not installed (apt install mosquitto), or pass --broker HOST:PORT")
     return binary
@@ -41,13 +46,17 @@ class LocalMosquitto:
         self.extra_config = extra_config
         self.log = self.workdir / "mosquitto.log"
         self._process: subprocess.Popen | None = None
+        self.name = "Mosquitto"
 
     def start(self, timeout: float = 10.0) -> "LocalMosquitto":
         config = self.workdir / "mosquitto.conf"
         listener = "" if "listener" in self.extra_config else f"listener {self.port} {self.host}\nallow_anonymous true\n"
         config.write_text(listener + "persistence false\nlog_dest stderr\nlog_type all\n" + self.extra_config)
         with open(self.log, "ab") as log:
-            self._process = subprocess.Popen([mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log)
+            # its own session: a terminal's Ctrl-C goes to our process group, and the broker must outlive our flush
+            self._process = subprocess.Popen(
+                [mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

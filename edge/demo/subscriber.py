@@ -11,12 +11,17 @@ import paho.mqtt.client as mqtt
 from edge.errors import FerEdgeError
 
 
-def describe(topic: str, payload: dict) -> str:
-    """One human line for a fer-edge message."""
+def describe(topic: str, payload: dict, true_label=None) -> str:
+    """One human line for a fer-edge message; `true_label(payload)` gives an emotion's true label, if known."""
     if topic.endswith("/emotion"):
         box = payload["box"]
         face = f"face {box['w']}x{box['h']} at ({box['x']},{box['y']})"
-        return f"{payload['label']:<9} {payload['confidence']:.2f}  {face}  event {payload['event'][:8]}"
+        line = f"{payload['label']:<9} {payload['confidence']:.2f}  {face}  event {payload['event'][:8]}"
+        if true_label is None:
+            return line
+        truth = true_label(payload)
+        verdict = "not a labelled face" if truth is None else f"true: {truth:<9} " + ("right" if truth == payload["label"] else "WRONG")
+        return f"{line}  {verdict}"
     if topic.endswith("/event"):
         return (
             f"event {payload['event'][:8]} closed: {payload['duration_s']:.1f} s, {payload['frames']} frames, "
@@ -31,10 +36,14 @@ def describe(topic: str, payload: dict) -> str:
 
 
 class PrintingSubscriber:
-    """Subscribes to `topics` (QoS 1) and prints each message as it arrives; counts them by topic leaf."""
+    """Subscribes to `topics` (QoS 1) and prints each message as it arrives; counts them by topic leaf.
 
-    def __init__(self, host: str, port: int, topics: list[str], out=print):
+    `true_label`, if given, is asked for each emotion message's true label (see describe()).
+    """
+
+    def __init__(self, host: str, port: int, topics: list[str], out=print, true_label=None):
         self.counts: Counter[str] = Counter()
+        self._true_label = true_label
         self.subscribed = threading.Event()
         self._topics = topics
         self._out = out
@@ -58,7 +67,7 @@ class PrintingSubscriber:
     def _on_message(self, client, userdata, message) -> None:
         try:
             payload = json.loads(message.payload)
-            line = describe(message.topic, payload)
+            line = describe(message.topic, payload, self._true_label)
         except (ValueError, KeyError, TypeError):
             line = f"(unreadable) {message.payload[:80]!r}"
         self.counts[message.topic.rsplit("/", 1)[-1]] += 1
