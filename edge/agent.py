@@ -14,7 +14,7 @@ import numpy as np
 from edge.camera import open_source
 from edge.classifier import TFLiteEmotionClassifier
 from edge.config import EdgeConfig
-from edge.detector import open_detector
+from edge.detector import Face, in_frame, open_detector
 from edge.errors import FerEdgeError
 from edge.events import EventRecord, EventTracker
 from edge.framing import Framing, frame_face
@@ -25,6 +25,7 @@ from edge.outbox import Outbox
 from edge.preprocess import to_gray
 from edge.publisher import MqttPublisher
 from edge.stats import Counters, StageTimes
+from edge.tracker import FaceTracker
 from edge.trigger import open_trigger
 from edge.watchdog import Watchdog
 
@@ -50,6 +51,8 @@ class Agent:
         self._fps = 0.0
         self._ended = False
         self.unsent_note = "%d results stay in the outbox until the next start"  # the demo's outbox is temporary
+        self.tracker = FaceTracker()
+        self._tracked_event: str | None = None
 
     def run(self, stop: threading.Event, pace: bool = True) -> None:
         """Tick at camera.fps (as fast as possible when `pace` is False) until stopped."""
@@ -153,24 +156,37 @@ class Agent:
 
     def _analyse(self, captured_at: float, image: np.ndarray, gray: np.ndarray) -> None:
         event = self.events.current
-        event.add_frame()
+        if event.id != self._tracked_event:
+            self.tracker.reset()
+            self._tracked_event = event.id
         with self.times.time("detect"):
-            found = self.detector.find(image)
+            found, tracks = self._faces(image, event.frames)
+        event.add_frame()
         if not found:
             return
-        boxes = [face.box for face in found]
         faces = np.stack([frame_face(gray, face.box, self.framing, face.landmarks) for face in found])
         with self.times.time("classify"):
             emotions = self.classifier.classify(faces)
         device, model = self.config.device_id, self.classifier.model_id
         with self.times.time("publish"):
             results = []
-            for box, face, emotion in zip(boxes, faces, emotions):
-                event.add_face([emotion.probabilities[label] for label in self.classifier.labels])
-                message = emotion_message(device, model, event.id, captured_at, box, emotion, self._jpeg(face))
+            for face, crop, emotion, track in zip(found, faces, emotions, tracks):
+                event.add_face([emotion.probabilities[label] for label in self.classifier.labels], track)
+                message = emotion_message(
+                    device, model, event.id, captured_at, face.box, emotion, self._jpeg(crop), track
+                )
                 results.append((self.topics.emotion, message))
             self.publisher.publish_all(results)
-        self.counters.faces += len(boxes)
+        self.counters.faces += len(found)
+
+    def _faces(self, image: np.ndarray, index: int) -> tuple[list[Face], list[int]]:
+        """The faces of the event's index-th frame and their tracks: detected, or carried between detections."""
+        if index % self.config.detector.every_n_frames:
+            faces, tracks = self.tracker.carried()
+            if faces:
+                return [Face(in_frame(face.box, image.shape), face.landmarks) for face in faces], tracks
+        found = self.detector.find(image)
+        return found, self.tracker.update(found)
 
     def _jpeg(self, face: np.ndarray) -> bytes | None:
         if not self.config.publish.include_face_image:

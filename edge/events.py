@@ -22,17 +22,35 @@ class EventRecord:
     frames: int = 0
     faces: int = 0
     probability_sum: np.ndarray | None = field(default=None, repr=False)
+    tracks: dict[int, TrackTally] = field(default_factory=dict, repr=False)
 
     def add_frame(self) -> None:
         self.frames += 1
 
-    def add_face(self, probabilities: list[float]) -> None:
+    def add_face(self, probabilities: list[float], track: int | None = None) -> None:
         row = np.asarray(probabilities, np.float64)
         self.probability_sum = row if self.probability_sum is None else self.probability_sum + row
         self.faces += 1
+        if track is not None:
+            self.tracks.setdefault(track, TrackTally()).add(row)
 
     def mean_probabilities(self) -> np.ndarray | None:
         return None if self.probability_sum is None else self.probability_sum / self.faces
+
+
+@dataclass
+class TrackTally:
+    """One tracked face over an event: the frames it was seen in and its probabilities summed over them."""
+
+    frames: int = 0
+    probability_sum: np.ndarray | None = field(default=None, repr=False)
+
+    def add(self, row: np.ndarray) -> None:
+        self.probability_sum = row if self.probability_sum is None else self.probability_sum + row
+        self.frames += 1
+
+    def mean_probabilities(self) -> np.ndarray:
+        return self.probability_sum / self.frames
 
 
 class EventTracker:

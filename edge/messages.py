@@ -55,11 +55,13 @@ def emotion_message(
     box: tuple[int, int, int, int],
     emotion: Emotion,
     face_jpeg: bytes | None = None,
+    track: int = 1,
 ) -> dict[str, Any]:
-    """One face: where it was in the frame and what the model says; `timestamp` is the frame's capture time."""
+    """One face: where it was in the frame, its track in the event, what the model says; `timestamp`: capture time."""
     x, y, w, h = (int(v) for v in box)
     message = envelope(device_id, model_id, captured_at) | {
         "event": event_id,
+        "track": track,
         "box": {"x": x, "y": y, "w": w, "h": h},
         "label": emotion.label,
         "confidence": emotion.confidence,
@@ -70,8 +72,13 @@ def emotion_message(
     return message
 
 
+def averaged(mean: np.ndarray, labels: list[str]) -> tuple[str, dict[str, float]]:
+    """(top label, rounded probabilities by label) of mean probabilities."""
+    return labels[int(np.argmax(mean))], {label: round(float(p), 6) for label, p in zip(labels, mean)}
+
+
 def event_message(device_id: str, model_id: str, event: EventRecord, labels: list[str]) -> dict[str, Any]:
-    """A closed event: how long, what triggered it, frames and faces seen, the averaged emotion."""
+    """A closed event: how long, what triggered it, frames and faces seen, the averaged emotion, per track too."""
     mean = event.mean_probabilities()
     message = envelope(device_id, model_id, event.ended or event.started) | {
         "event": event.id,
@@ -83,10 +90,13 @@ def event_message(device_id: str, model_id: str, event: EventRecord, labels: lis
         "faces": event.faces,
         "dominant": None,
         "probabilities": None,
+        "tracks": [],
     }
     if mean is not None:
-        message["dominant"] = labels[int(np.argmax(mean))]
-        message["probabilities"] = {label: round(float(p), 6) for label, p in zip(labels, mean)}
+        message["dominant"], message["probabilities"] = averaged(mean, labels)
+    for track, tally in sorted(event.tracks.items()):
+        dominant, probabilities = averaged(tally.mean_probabilities(), labels)
+        message["tracks"].append({"track": track, "frames": tally.frames, "dominant": dominant, "probabilities": probabilities})
     return message
 
 

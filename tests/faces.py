@@ -42,3 +42,30 @@ def rotated(image: np.ndarray, degrees: float, centre: tuple[float, float]) -> n
     """image turned counter-clockwise on screen by `degrees` about `centre`."""
     matrix = cv2.getRotationMatrix2D(centre, degrees, 1.0)
     return cv2.warpAffine(image, matrix, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+
+
+def write_clip(path, frames: list[np.ndarray], fps: float = 10.0):
+    """frames as an MJPG .avi at `fps`; returns path."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def two_faces_passing(frames: int = 24, crossing: bool = True, side: int = 120) -> list[np.ndarray]:
+    """Two demo faces moving sideways: towards and past each other (crossing), or side by side in step.
+
+    The first face starts on the left (and, crossing, ends on the right); it is pasted first, so the
+    second passes in front of it.
+    """
+    first, second = demo_face(0), demo_face(1)
+    shown = []
+    for step in range(frames):
+        t = step / (frames - 1)
+        if crossing:
+            a, b = round(20 + t * 480), round(500 - t * 480)
+        else:
+            a, b = round(40 + t * 100), round(360 + t * 100)
+        shown.append(frame_with([(first, a, 120, side), (second, b, 220 if crossing else 120, side)]))
+    return shown

@@ -153,3 +153,26 @@ def test_pir_opens_the_event_that_reads_frames(broker, tmp_path, tflite_model):
         Device.pin_factory = previous
     [event] = [json.loads(m.payload) for m in list(subscriber.messages.queue) if m.topic.endswith("/event")]
     assert event["trigger"] == "pir" and event["faces"] == agent.counters.faces
+
+
+def test_two_people_are_two_tracks_in_the_emotions_and_in_the_event(broker, tmp_path, tflite_model, validators):
+    from faces import two_faces_passing, write_clip
+
+    clip = write_clip(tmp_path / "two.avi", two_faces_passing(crossing=True))
+    subscriber = Client(broker, "watcher")
+    assert subscriber.wait_connected()
+    subscriber.subscribe("fer/cam1/+")
+    config = settings(tmp_path, tflite_model, broker.port, camera={"source": str(clip)}, trigger={"kind": "always"},
+                      detector={"kind": "yunet"}, homeassistant={"enabled": False})
+    assemble(EdgeConfig.model_validate(config)).run(threading.Event(), pace=False)
+    time.sleep(0.3)
+    messages = drain(subscriber)
+    for topic, payload in messages:
+        validators[topic.rsplit("/", 1)[1]].validate(payload)
+    emotions = [p for t, p in messages if t.endswith("/emotion")]
+    (event,) = [p for t, p in messages if t.endswith("/event")]
+    assert sorted({e["track"] for e in emotions}) == [1, 2] and len(emotions) == 48
+    assert [(t["track"], t["frames"]) for t in event["tracks"]] == [(1, 24), (2, 24)]
+    for track in event["tracks"]:
+        labels = [e["label"] for e in emotions if e["track"] == track["track"]]
+        assert track["dominant"] in labels

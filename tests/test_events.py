@@ -23,3 +23,17 @@ def test_event_averages_its_faces():
     tracker.current.add_face([1.0, 0.0])
     tracker.current.add_face([0.0, 1.0])
     assert list(tracker.close(1.0).mean_probabilities()) == [0.5, 0.5]
+
+
+def test_event_message_reports_each_track_with_its_frames_and_dominant_emotion():
+    from edge.messages import event_message
+
+    tracker = EventTracker("motion", 1.0, 60.0)
+    tracker.update(True, 0.0)
+    for happy in (0.9, 0.8, 0.7):
+        tracker.current.add_face([happy, 1 - happy], track=1)
+    tracker.current.add_face([0.2, 0.8], track=2)
+    message = event_message("cam", "m", tracker.close(1.0), ["happy", "neutral"])
+    assert message["faces"] == 4 and message["dominant"] == "happy"
+    assert [(t["track"], t["frames"], t["dominant"]) for t in message["tracks"]] == [(1, 3, "happy"), (2, 1, "neutral")]
+    assert message["tracks"][0]["probabilities"] == {"happy": 0.8, "neutral": 0.2}
