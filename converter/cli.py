@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail (exit 1, no model written) when the top-1 agreement with the Keras model is under F "
         "(default: %(default)s)")
     add("--model-id", help="model_id in the sidecar, sent with every published result (default: the output's stem)")
+    add("--bundle", type=Path, metavar="BUNDLE",
+        help="also pack model, sidecar, verification report and golden faces (the converter's probabilities on "
+        "32 verification faces, <output stem>.golden.npz) into one file for `fer-edge model install`; "
+        "sign it with `fer-edge model sign`")
+    add("--tolerance", type=fraction, default=0.05, metavar="F",
+        help="a bundle's model is refused at install when its probabilities on the golden faces differ from the "
+        "converter's by more than F (default: %(default)s)")
     add("--seed", type=int, default=0, help="seed of the calibration and verification samples (default: %(default)s)")
     add("-v", "--verbose", action="store_true", help="log each step; " + VERBOSE_HELP)
     return parser
@@ -84,7 +91,12 @@ def run(args) -> int:
         print(format_table(exc.verification))
         raise
     print(format_table(done.verification))
-    print(f"wrote {done.model_path}, {done.metadata_path.name} and {done.report_path.name}")
+    print(f"wrote {done.model_path}, {done.metadata_path.name}, {done.report_path.name} and {done.golden_path.name}")
+    if args.bundle is not None:
+        from edge.bundle import pack
+
+        bundle = pack(done.model_path, args.bundle, args.tolerance)
+        print(f"wrote {args.bundle} (model {bundle.model_id}, sha256 {bundle.model_sha256})")
     return 0
 
 

@@ -19,6 +19,7 @@ from converter.verify import (
     compare,
     write_report,
 )
+from edge.bundle import golden_path, report_path, write_golden
 from edge.classifier import TFLiteEmotionClassifier
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
 from training.evaluate import keras_probabilities, tflite_probabilities
@@ -34,13 +35,12 @@ class Conversion:
     model_path: Path
     metadata_path: Path
     report_path: Path
+    golden_path: Path
     metadata: ModelMetadata
     verification: Verification
 
 
-def report_path(output: Path) -> Path:
-    """`<output stem>.verify.json` beside the output model."""
-    return output.with_name(output.stem + ".verify.json")
+GOLDEN_FACES = 32
 
 
 def build_metadata(
@@ -70,17 +70,26 @@ def build_metadata(
 
 
 def verify_file(source: KerasSource, model_file: Path, metadata: ModelMetadata, faces, labels, progress, **fields):
-    """Run the converted file through the edge classifier beside the Keras model; `fields` name split and limits."""
+    """Run the converted file through the edge classifier beside the Keras model; `fields` name split and limits.
+
+    Returns the Verification and the converted model's probabilities on `faces`.
+    """
     classifier = TFLiteEmotionClassifier(model_file, metadata=metadata)
+    probabilities = tflite_probabilities(classifier, faces, progress)
     return compare(
         keras_probabilities(source.model, faces, metadata.flip_average),
-        tflite_probabilities(classifier, faces, progress),
+        probabilities,
         np.asarray(labels),
         quantization=metadata.quantization,
         keras_bytes=source.path.stat().st_size,
         tflite_bytes=model_file.stat().st_size,
         **fields,
-    )
+    ), probabilities
+
+
+def golden_indices(count: int, wanted: int = GOLDEN_FACES) -> np.ndarray:
+    """Evenly spread indices of the verification faces kept as golden faces."""
+    return np.unique(np.linspace(0, count - 1, min(wanted, count)).round().astype(int))
 
 
 def refuse_disagreement(verification: Verification, output: Path, report: Path) -> None:
@@ -117,7 +126,7 @@ def convert(
         tmp.write_bytes(to_tflite(inference_twin(source.model, source.options), quantization, calibration))
         calibrated = len(calibration) if quantization == "int8" else 0
         metadata = build_metadata(source, tmp, quantization, model_id or output.stem, calibrated, data_path)
-        verification = verify_file(
+        verification, probabilities = verify_file(
             source, tmp, metadata, test_faces, test_labels, progress, split=verify_split, min_agreement=min_agreement
         )
         context = {"model": str(output), "keras_model": str(source.path)}
@@ -125,8 +134,10 @@ def convert(
         refuse_disagreement(verification, output, report)
         metadata.metrics = {verify_split: verification.scores()}
         metadata_path = write_metadata(output, metadata)
+        keep = golden_indices(len(test_faces))
+        golden = write_golden(golden_path(output), np.asarray(test_faces)[keep], probabilities[keep])
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
     logger.info("wrote %s and %s", output, metadata_path)
-    return Conversion(output, metadata_path, report, metadata, verification)
+    return Conversion(output, metadata_path, report, golden, metadata, verification)

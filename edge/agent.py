@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 
 from edge.camera import open_source
-from edge.classifier import TFLiteEmotionClassifier
 from edge.config import EdgeConfig
 from edge.detector import Face, in_frame, open_detector
 from edge.errors import FerEdgeError
@@ -20,7 +19,7 @@ from edge.events import EventRecord, EventTracker
 from edge.framing import Framing, frame_face
 from edge.homeassistant import discovery_messages
 from edge.messages import Topics, emotion_message, event_message, status_message
-from edge.modelfile import find_model
+from edge.modelstore import RunningModel, open_running_model
 from edge.outbox import Outbox
 from edge.preprocess import to_gray
 from edge.publisher import MqttPublisher
@@ -35,13 +34,14 @@ logger = logging.getLogger(__name__)
 class Agent:
     """Joins the parts; `run(stop)` loops until `stop` is set or a file source ends, then shuts down cleanly."""
 
-    def __init__(self, config: EdgeConfig, trigger, source, detector, classifier, publisher, watchdog=None):
+    def __init__(self, config: EdgeConfig, trigger, source, detector, model: RunningModel, publisher, watchdog=None):
         self.config = config
+        self.model = model
         self.topics = Topics(config.mqtt.topic_prefix, config.device_id)
         self.trigger = trigger
         self.source = source
         self.detector = detector
-        self.classifier = classifier
+        self.classifier = model.classifier
         self.publisher = publisher
         self.watchdog = watchdog or Watchdog()
         self.framing = face_framing(config, classifier.metadata.framing)
@@ -200,7 +200,8 @@ class Agent:
         self.publisher.publish(self.topics.event, message)
 
     def _status(self, state: str, health: dict[str, Any] | None = None) -> dict[str, Any]:
-        return status_message(self.config.device_id, self.classifier.model_id, state, time.time(), health)
+        return status_message(self.config.device_id, self.classifier.model_id, state, time.time(), health,
+                              model_sha256=self.model.sha256, rollback=self.model.rollback)
 
 
 def face_framing(config: EdgeConfig, model_framing: Framing) -> Framing:
@@ -213,17 +214,12 @@ def face_framing(config: EdgeConfig, model_framing: Framing) -> Framing:
 
 def assemble(config: EdgeConfig) -> Agent:
     """Every part built from its own section of the config; errors name the file or field at fault."""
-    classifier = TFLiteEmotionClassifier(
-        find_model(config.classifier.model),
-        num_threads=config.classifier.threads,
-        runtime=config.classifier.runtime,
-        flip_average=config.classifier.flip_average,
-    )
+    model = open_running_model(config.classifier, config.model_store)
     detector = open_detector(config.detector)
     outbox = Outbox(config.outbox.path, config.outbox.max_messages, config.outbox.when_full)
     source = open_source(config.camera)
     trigger = open_trigger(config.trigger)
-    agent = Agent(config, trigger, source, detector, classifier, publisher=None)
+    agent = Agent(config, trigger, source, detector, model, publisher=None)
     # the publisher asks the agent, on every connect, for its online status (with health) and discovery
     agent.publisher = MqttPublisher(
         config.mqtt,

@@ -14,6 +14,7 @@ from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_con
 from edge.demo import BROKERS
 from edge.errors import run_guarded
 from edge.logs import VERBOSE_HELP, configure_logging
+from edge.model_cli import add_model_verbs, run_model
 
 
 def value_name(annotation) -> str:
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     bench = verbs.add_parser("bench", help="Time each stage of the pipeline on a video, on one core.")
     add_bench_arguments(bench)
+    model = verbs.add_parser("model", help="Model bundles: keygen, pack, sign, install (verified, reversible), status.")
+    add_model_verbs(model, add_setting_flags)
     return parser
 
 
@@ -118,6 +121,8 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.verb == "model":
+        return run_model(args, load_config, setting_flags)
     if args.verb == "check-config":
         return check_config(args)
     if args.verb == "run":

@@ -174,6 +174,27 @@ class HomeAssistantConfig(Section):
     discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+]+$", description="Home Assistant's discovery prefix.")
 
 
+class ModelStoreConfig(Section):
+    path: Path = Field(
+        Path("/var/lib/fer-edge/models"),
+        description="Folder `fer-edge model install` installs bundles into. When classifier.model is not set and "
+        "a bundle is installed, the agent runs it, and goes back to the previous one by itself if it fails to "
+        "load or to reproduce its golden faces.",
+    )
+    trusted_keys: list[Path] = Field(
+        default_factory=list,
+        description="Ed25519 public keys (PEM files) a model bundle must be signed by; when any are set, unsigned "
+        "or otherwise signed bundles, and bare model files, are refused. Comma-separated as a flag or variable.",
+    )
+
+    @field_validator("trusted_keys", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
 class EdgeConfig(Section):
     device_id: str = Field(
         default_factory=default_device_id, pattern=NAME_PATTERN, description="Names this device in topics and messages."
@@ -187,6 +208,7 @@ class EdgeConfig(Section):
     publish: PublishConfig = Field(default_factory=PublishConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    model_store: ModelStoreConfig = Field(default_factory=ModelStoreConfig)
 
     @field_validator("camera")
     @classmethod

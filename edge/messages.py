@@ -101,10 +101,21 @@ def event_message(device_id: str, model_id: str, event: EventRecord, labels: lis
 
 
 def status_message(
-    device_id: str, model_id: str, state: str, at: float, health: dict[str, Any] | None = None
+    device_id: str,
+    model_id: str,
+    state: str,
+    at: float,
+    health: dict[str, Any] | None = None,
+    *,
+    model_sha256: str | None = None,
+    rollback: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """online / offline, with the latest health figures when there are some."""
+    """online / offline, the running model's sha256, the latest health figures, and a rollback if one happened."""
     message = envelope(device_id, model_id, at) | {"state": state}
+    if model_sha256 is not None:
+        message["model_sha256"] = model_sha256
+    if rollback is not None:
+        message["rollback"] = rollback
     if health is not None:
         message["health"] = health
     return message

@@ -115,3 +115,14 @@ def tflite_model(tmp_path_factory, tiny_run, tiny_fer_splits) -> Path:
     output = tmp_path_factory.mktemp("models") / "tiny_int8.tflite"
     convert(tiny_run, output, faces, labels, "int8", tiny_fer_splits["Training"][0], min_agreement=0.0)
     return output
+
+
+@pytest.fixture(scope="session")
+def tflite_model_float(tmp_path_factory, tiny_run, tiny_fer_splits) -> Path:
+    """A float32 .tflite of the same tiny run: a second, different model file (for installs and rollbacks)."""
+    from converter.convert import convert
+
+    faces, labels = tiny_fer_splits["PrivateTest"]
+    output = tmp_path_factory.mktemp("models") / "tiny_float32.tflite"
+    convert(tiny_run, output, faces, labels, "float32", min_agreement=0.0)
+    return output

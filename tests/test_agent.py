@@ -12,6 +12,7 @@ import pytest
 from edge.agent import assemble
 from edge.config import EdgeConfig
 from edge.demo import CLIP
+from edge.metadata import file_sha256
 from edge.publisher import wait_until
 from edge.schemas import validators as schema_validators
 from mosquitto import Broker, free_port
@@ -62,6 +63,7 @@ def test_demo_clip_results_reach_a_subscriber_as_documented(broker, tmp_path, tf
     assert len(events) >= 3 and sum(e["faces"] for e in events) == len(by_leaf("/emotion")) > 20
     assert {e["event"] for e in by_leaf("/emotion")} <= {e["event"] for e in events}
     assert [s["state"] for s in by_leaf("/status")][::len(by_leaf("/status")) - 1] == ["online", "offline"]
+    assert {s["model_sha256"] for s in by_leaf("/status")} == {file_sha256(tflite_model)}
     assert "homeassistant/sensor/fer_cam1/emotion/config" in [t for t, _ in messages]
     assert "image" not in by_leaf("/emotion")[0]
 

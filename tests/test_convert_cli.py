@@ -5,7 +5,8 @@ import pytest
 from converter.cli import main
 from edge.classifier import TFLiteEmotionClassifier
 from edge.errors import ModelError
-from edge.metadata import read_metadata
+from edge.bundle import read_bundle
+from edge.metadata import file_sha256, read_metadata
 
 
 def leftovers(directory):
@@ -15,9 +16,11 @@ def leftovers(directory):
 @pytest.mark.parametrize("flag, dtype", [("--float16", "float32"), ("--int8", "int8")])
 def test_cli_writes_model_sidecar_and_report(tiny_run, tmp_path, capsys, flag, dtype):
     out = tmp_path / "m.tflite"
-    argv = [str(tiny_run), flag, "-o", str(out), "--calibration-samples", "70", "--min-agreement", "0.9"]
+    argv = [str(tiny_run), flag, "-o", str(out), "--calibration-samples", "70", "--min-agreement", "0.9",
+            "--bundle", str(tmp_path / "m.bundle")]
     assert main(argv) == 0
-    assert leftovers(tmp_path) == ["m.json", "m.tflite", "m.verify.json"]
+    assert leftovers(tmp_path) == ["m.bundle", "m.golden.npz", "m.json", "m.tflite", "m.verify.json"]
+    assert read_bundle(tmp_path / "m.bundle").model_sha256 == file_sha256(out)
     assert TFLiteEmotionClassifier(out).input_dtype == dtype
     assert "top-1 agreement" in capsys.readouterr().out
     assert read_metadata(out).source["calibration_samples"] == (70 if flag == "--int8" else 0)

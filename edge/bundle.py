@@ -1,0 +1,275 @@
+"""Model bundles: one file with a converted model, its sidecar, its verification report and its golden faces.
+
+A bundle is an uncompressed tar holding `manifest.json` (format, model id, tolerance, the sha256 of every
+part), the parts themselves, and, once signed, `signature.json` (the Ed25519 signature of manifest.json's
+bytes and the id of the key that made it). Nothing is extracted by name from the archive: members are read
+into memory and only the names below are accepted. The golden faces are a few of the converter's
+verification faces with the probabilities it measured for them; a model that does not reproduce them within
+the manifest's tolerance, through the agent's own classifier, is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ModelError
+from edge.metadata import ModelMetadata, sidecar_path
+from edge.signing import key_id, signature_valid
+
+FORMAT = "fer-edge-bundle/1"
+MODEL, SIDECAR, REPORT, GOLDEN = "model.tflite", "model.json", "verify.json", "golden.npz"
+PARTS = (MODEL, SIDECAR, REPORT, GOLDEN)
+MANIFEST, SIGNATURE = "manifest.json", "signature.json"
+DEFAULT_TOLERANCE = 0.05
+MAX_MEMBER_BYTES = 256 << 20
+
+
+class BundleError(ModelError):
+    """A bundle that is malformed or incomplete; the text names the file and the part."""
+
+
+class TamperedBundleError(BundleError):
+    """A part whose sha256 is not the one its manifest lists."""
+
+
+class UnsignedBundleError(BundleError):
+    """A bundle without a signature where trusted keys are configured."""
+
+
+class UntrustedKeyError(BundleError):
+    """A bundle signed by a key that is not among the trusted keys."""
+
+
+class BadSignatureError(BundleError):
+    """A signature that a trusted key does not verify: the manifest was changed after signing."""
+
+
+class GoldenMismatchError(BundleError):
+    """The model does not reproduce its golden faces' probabilities within the bundle's tolerance."""
+
+
+def report_path(model_path: Path) -> Path:
+    """`<model stem>.verify.json`: the converter's verification report beside the model."""
+    return model_path.with_name(model_path.stem + ".verify.json")
+
+
+def golden_path(model_path: Path) -> Path:
+    """`<model stem>.golden.npz`: the converter's golden faces and their measured probabilities."""
+    return model_path.with_name(model_path.stem + ".golden.npz")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle's manifest (its exact bytes, which the signature covers), parts and signature."""
+
+    source: str
+    manifest_bytes: bytes
+    parts: dict[str, bytes]
+    signature: dict | None
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_bytes)
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the manifest: names this exact bundle."""
+        return sha256_hex(self.manifest_bytes)
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["model_id"]
+
+    @property
+    def model_sha256(self) -> str:
+        return self.manifest["parts"][MODEL]
+
+    @property
+    def tolerance(self) -> float:
+        return float(self.manifest["tolerance"])
+
+    def members(self) -> dict[str, bytes]:
+        """Every file of the bundle, by name."""
+        members = {MANIFEST: self.manifest_bytes} | self.parts
+        if self.signature is not None:
+            members[SIGNATURE] = json.dumps(self.signature, indent=2).encode() + b"\n"
+        return members
+
+
+def write_golden(path: Path, faces: np.ndarray, probabilities: np.ndarray) -> Path:
+    """The golden faces (uint8 [N, 48, 48]) and the probabilities measured for them (float32 [N, classes])."""
+    buffer = io.BytesIO()
+    np.savez(buffer, faces=np.asarray(faces, np.uint8), probabilities=np.asarray(probabilities, np.float32))
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def read_golden(data: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            faces, probabilities = npz["faces"], npz["probabilities"]
+    except (ValueError, KeyError, OSError) as exc:
+        raise BundleError(f"{source}: {GOLDEN} is not a golden-face file ({exc})") from None
+    if faces.ndim != 3 or probabilities.ndim != 2 or len(faces) != len(probabilities) or len(faces) == 0:
+        raise BundleError(f"{source}: {GOLDEN} holds faces {faces.shape} and probabilities {probabilities.shape}")
+    return faces, probabilities
+
+
+def pack(model_path: str | Path, output: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> Bundle:
+    """Bundle a converted model with the sidecar, report and golden faces fer-convert wrote beside it."""
+    model_path = Path(model_path)
+    files = {MODEL: model_path, SIDECAR: sidecar_path(model_path), REPORT: report_path(model_path),
+             GOLDEN: golden_path(model_path)}
+    parts = {}
+    for name, path in files.items():
+        try:
+            parts[name] = path.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"{path}: cannot read the bundle's {name} ({exc.strerror}); "
+                              "fer-convert writes it beside the model") from None
+    metadata = ModelMetadata.model_validate_json(parts[SIDECAR])
+    read_golden(parts[GOLDEN], str(files[GOLDEN]))
+    manifest = {
+        "format": FORMAT,
+        "model_id": metadata.model_id,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tolerance": tolerance,
+        "parts": {name: sha256_hex(data) for name, data in parts.items()},
+    }
+    bundle = Bundle(str(output), json.dumps(manifest, indent=2).encode() + b"\n", parts, None)
+    write_bundle(Path(output), bundle)
+    return bundle
+
+
+def write_bundle(path: Path, bundle: Bundle) -> Path:
+    """Write the tar beside its final name, fsync it, then rename it into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name, data in bundle.members().items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tar.addfile(info, io.BytesIO(data))
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    return path
+
+
+def from_members(source: str, members: dict[str, bytes]) -> Bundle:
+    """A Bundle from its files by name; BundleError naming what is missing or unexpected."""
+    unexpected = sorted(set(members) - {MANIFEST, SIGNATURE, *PARTS})
+    if unexpected:
+        raise BundleError(f"{source}: unexpected member {unexpected[0]!r}")
+    missing = [name for name in (MANIFEST, *PARTS) if name not in members]
+    if missing:
+        raise BundleError(f"{source}: no {missing[0]} in the bundle")
+    try:
+        manifest = json.loads(members[MANIFEST])
+        signature = json.loads(members[SIGNATURE]) if SIGNATURE in members else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{source}: {MANIFEST} or {SIGNATURE} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"{source}: {MANIFEST}: format is not {FORMAT!r}")
+    if set(manifest.get("parts", {})) != set(PARTS) or not isinstance(manifest.get("tolerance"), (int, float)):
+        raise BundleError(f"{source}: {MANIFEST}: needs parts {', '.join(PARTS)} and a numeric tolerance")
+    if signature is not None and not (isinstance(signature, dict) and {"key_id", "signature"} <= set(signature)):
+        raise BundleError(f"{source}: {SIGNATURE}: needs key_id and signature")
+    parts = {name: members[name] for name in PARTS}
+    return Bundle(source, members[MANIFEST], parts, signature)
+
+
+def read_bundle(path: str | Path) -> Bundle:
+    """The bundle file at `path`; BundleError when it is no bundle."""
+    members = {}
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            for info in tar:
+                if not info.isfile() or info.size > MAX_MEMBER_BYTES or info.name in members:
+                    raise BundleError(f"{path}: member {info.name!r} is not a plain file of a sane size, or repeated")
+                members[info.name] = tar.extractfile(info).read()
+    except tarfile.TarError as exc:
+        raise BundleError(f"{path}: not a model bundle ({exc})") from None
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read ({exc.strerror})") from None
+    return from_members(str(path), members)
+
+
+def read_directory(folder: Path) -> Bundle:
+    """An installed bundle: its files laid out in `folder`."""
+    members = {}
+    for name in (MANIFEST, SIGNATURE, *PARTS):
+        if (folder / name).is_file():
+            members[name] = (folder / name).read_bytes()
+    return from_members(str(folder), members)
+
+
+def check_signature(bundle: Bundle, keys: dict) -> str | None:
+    """With trusted keys (id -> public key), the id of the key whose valid signature the bundle carries."""
+    if not keys:
+        return None
+    if bundle.signature is None:
+        raise UnsignedBundleError(f"{bundle.source}: not signed, and trusted keys are configured "
+                                  "(sign it: fer-edge model sign BUNDLE --key KEY)")
+    signer = str(bundle.signature["key_id"])
+    if signer not in keys:
+        raise UntrustedKeyError(f"{bundle.source}: signed by key {signer}, which is not among the trusted keys "
+                                f"({', '.join(sorted(keys))})")
+    try:
+        signature = base64.b64decode(bundle.signature["signature"], validate=True)
+    except (ValueError, TypeError):
+        signature = b""
+    if not signature_valid(keys[signer], signature, bundle.manifest_bytes):
+        raise BadSignatureError(f"{bundle.source}: the signature of key {signer} does not match {MANIFEST}")
+    return signer
+
+
+def check_parts(bundle: Bundle) -> None:
+    """TamperedBundleError naming the first part whose sha256 differs from the manifest's."""
+    for name, expected in bundle.manifest["parts"].items():
+        actual = sha256_hex(bundle.parts[name])
+        if actual != expected:
+            raise TamperedBundleError(f"{bundle.source}: {name} has sha256 {actual[:16]}…, "
+                                      f"the manifest says {expected[:16]}…: the bundle was altered")
+
+
+def verify(bundle: Bundle, keys: dict) -> str | None:
+    """Signature (when keys are configured), then the sha256 of every part; returns the signer's key id."""
+    signer = check_signature(bundle, keys)
+    check_parts(bundle)
+    return signer
+
+
+def signed(bundle: Bundle, private_key) -> Bundle:
+    """The same bundle carrying an Ed25519 signature of its manifest."""
+    signature = base64.b64encode(private_key.sign(bundle.manifest_bytes)).decode("ascii")
+    return Bundle(bundle.source, bundle.manifest_bytes, bundle.parts,
+                  {"key_id": key_id(private_key.public_key()), "signature": signature})
+
+
+def check_golden(classifier, bundle: Bundle) -> float:
+    """Run the golden faces through `classifier`; the largest probability gap, or GoldenMismatchError."""
+    faces, expected = read_golden(bundle.parts[GOLDEN], bundle.source)
+    measured = classifier.predict_proba(faces)
+    if measured.shape != expected.shape:
+        raise GoldenMismatchError(f"{bundle.source}: the model gives {measured.shape[1]} probabilities per face, "
+                                  f"the golden faces {expected.shape[1]}")
+    gap = float(np.abs(measured - expected).max())
+    if gap > bundle.tolerance:
+        raise GoldenMismatchError(f"{bundle.source}: on its {len(faces)} golden faces the model differs from the "
+                                  f"converter's probabilities by up to {gap:.4f}, over the tolerance {bundle.tolerance}")
+    return gap

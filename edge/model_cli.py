@@ -1,0 +1,133 @@
+"""`fer-edge model ...`: make signing keys, pack and sign bundles, install one on a Pi, say which model runs."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+from edge.errors import FerEdgeError
+
+SERVICE = "fer-edge.service"
+
+
+class ServiceError(FerEdgeError, RuntimeError):
+    """systemd did not restart the agent after an install."""
+
+
+class RolloutCheckError(FerEdgeError, RuntimeError):
+    """`model status --expect-sha256`: the store does not run the expected model (refused or rolled back)."""
+
+
+def add_model_verbs(model: argparse.ArgumentParser, add_setting_flags) -> None:
+    verbs = model.add_subparsers(dest="model_verb", required=True)
+    keygen = verbs.add_parser("keygen", help="Make an Ed25519 signing key (KEY, mode 0600) and its public key KEY.pub.")
+    keygen.add_argument("key", type=Path, help="private key file to create (never overwritten)")
+    pack = verbs.add_parser("pack", help="Bundle a converted model with the sidecar, report and golden faces beside it.")
+    pack.add_argument("model", type=Path, help="the .tflite fer-convert wrote (its .json, .verify.json, .golden.npz beside it)")
+    pack.add_argument("-o", "--output", type=Path, required=True, help="bundle file to write")
+    pack.add_argument("--tolerance", type=float, default=0.05, metavar="F",
+                      help="largest probability gap on the golden faces accepted at install (default: %(default)s)")
+    sign = verbs.add_parser("sign", help="Sign a bundle's manifest with an Ed25519 key (replaces any signature).")
+    sign.add_argument("bundle", type=Path, help="bundle file, rewritten in place")
+    sign.add_argument("--key", type=Path, required=True, help="private key from `fer-edge model keygen`")
+    install = verbs.add_parser(
+        "install", help="Verify a bundle, check its golden faces, switch to it atomically and restart the agent.",
+        description="Verify the bundle's signature (when model_store.trusted_keys is set) and the sha256 of every "
+        "part, run its model on its golden faces through the agent's classifier, then make it the current model "
+        "of model_store.path (the old one is kept as previous) and restart the agent if it is running.",
+    )
+    install.add_argument("bundle", type=Path, help="bundle file (fer-convert --bundle, fer-edge model pack)")
+    install.add_argument("--no-restart", action="store_true", help=f"do not run `systemctl try-restart {SERVICE}`")
+    add_setting_flags(install)
+    status = verbs.add_parser("status", help="Print the store's current and previous model and any rollback.")
+    status.add_argument("--expect-sha256", metavar="SHA256",
+                        help="exit 1 unless the current model has this sha256 and no rollback is recorded")
+    add_setting_flags(status)
+
+
+def run_model(args: argparse.Namespace, load_config, setting_flags) -> int:
+    verb = args.model_verb
+    if verb == "keygen":
+        from edge.signing import generate_key
+
+        private, public, ident = generate_key(args.key)
+        print(f"wrote {private} (keep it secret) and {public} (key id {ident}): list {public.name} in "
+              "model_store.trusted_keys on each Pi")
+        return 0
+    if verb == "pack":
+        from edge.bundle import pack
+
+        bundle = pack(args.model, args.output, args.tolerance)
+        print(f"wrote {args.output} (model {bundle.model_id}, sha256 {bundle.model_sha256})")
+        return 0
+    if verb == "sign":
+        return sign(args.bundle, args.key)
+    config = load_config(args.config, flags=setting_flags(args))
+    if verb == "install":
+        return install(config, args.bundle, restart=not args.no_restart)
+    return status(config.model_store.path, args.expect_sha256)
+
+
+def sign(bundle_path: Path, key_path: Path) -> int:
+    from edge.bundle import read_bundle, signed, write_bundle
+    from edge.signing import load_private_key
+
+    key = load_private_key(key_path)
+    bundle = signed(read_bundle(bundle_path), key)
+    write_bundle(bundle_path, bundle)
+    print(f"signed {bundle_path} with key {bundle.signature['key_id']}")
+    return 0
+
+
+def install(config, bundle_path: Path, restart: bool) -> int:
+    from edge.classifier import TFLiteEmotionClassifier
+    from edge.modelstore import install as install_bundle
+    from edge.signing import trusted_keys
+
+    settings = config.classifier
+    keys = trusted_keys(config.model_store.trusted_keys)
+
+    def make_classifier(path: Path) -> TFLiteEmotionClassifier:
+        return TFLiteEmotionClassifier(path, num_threads=settings.threads, runtime=settings.runtime)
+
+    bundle, gap = install_bundle(bundle_path, config.model_store.path, keys, make_classifier)
+    signer = f", signed by {bundle.signature['key_id']}" if bundle.signature else ", unsigned"
+    print(f"installed {bundle.model_id} (sha256 {bundle.model_sha256}{signer}; golden faces within {gap:.4f}) "
+          f"in {config.model_store.path}")
+    if config.classifier.model is not None:
+        print(f"note: classifier.model is set ({config.classifier.model}); the agent runs that file, not the store")
+    if restart:
+        restart_service()
+    return 0
+
+
+def restart_service() -> None:
+    """Restart the agent if systemd runs it (try-restart leaves a stopped unit stopped)."""
+    if not Path("/run/systemd/system").is_dir() or shutil.which("systemctl") is None:
+        print("no systemd here: restart the agent yourself")
+        return
+    result = subprocess.run(["systemctl", "try-restart", SERVICE], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ServiceError(f"systemctl try-restart {SERVICE} failed: {result.stderr.strip()}")
+    print(f"restarted {SERVICE} (if it was running)")
+
+
+def status(store: Path, expect_sha256: str | None) -> int:
+    from edge.modelstore import CURRENT, PREVIOUS, describe, read_rollback, target
+
+    current = target(store, CURRENT)
+    for name in (CURRENT, PREVIOUS):
+        folder = target(store, name)
+        info = describe(store / folder) if folder else {"model": "-", "sha256": "-"}
+        print(f"{name:<9} {info['model']} {info['sha256']}")
+    rollback = read_rollback(store)
+    if rollback:
+        print(f"rollback  from {rollback['from']['model']} at {rollback['at']}: {rollback['reason']}")
+    if expect_sha256 is not None:
+        running = describe(store / current)["sha256"] if current else None
+        if running != expect_sha256 or rollback:
+            raise RolloutCheckError(f"{store}: expected model sha256 {expect_sha256}, current is {running}"
+                                    + (" after a rollback" if rollback else ""))
+    return 0

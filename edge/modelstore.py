@@ -1,0 +1,205 @@
+"""The installed models of one agent: a folder per bundle, and `current` / `previous` symlinks between them.
+
+    <store>/<digest>/          model.tflite, model.json, verify.json, golden.npz, manifest.json[, signature.json]
+    <store>/current -> <digest>
+    <store>/previous -> <digest>
+    <store>/rollback.json      while the agent runs the previous model because the current one failed
+
+An install writes the new folder beside the others under a staging name, fsyncs every file and the folder,
+renames it, then swaps the symlinks with rename(2). A crash at any point leaves `current` naming a complete
+folder: the old one until the final rename, the new one after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from datetime import datetime, timezone
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.bundle import MODEL, Bundle, UnsignedBundleError, check_golden, read_bundle, read_directory, verify
+from edge.errors import FerEdgeError, ModelError
+from edge.signing import trusted_keys
+
+logger = logging.getLogger(__name__)
+
+CURRENT, PREVIOUS, ROLLBACK = "current", "previous", "rollback.json"
+STAGING_PREFIX = ".staging-"
+
+
+@dataclass(frozen=True)
+class RunningModel:
+    """The model the agent runs: its classifier, sha256, and the rollback that led to it, if any."""
+
+    classifier: object
+    sha256: str
+    rollback: dict | None = None
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def point(store: Path, name: str, target: str) -> None:
+    """Make `store/name` a symlink to `target` atomically (a new link beside it, renamed over the old)."""
+    tmp = store / f".{name}.tmp"
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, store / name)
+    fsync_path(store)
+
+
+def target(store: Path, name: str) -> str | None:
+    """The folder name a symlink of the store points at, or None."""
+    link = store / name
+    return os.readlink(link) if link.is_symlink() else None
+
+
+def stage(bundle: Bundle, store: Path) -> Path:
+    """Write the bundle's files into a staging folder of the store, each fsynced; returns the folder."""
+    store.mkdir(parents=True, exist_ok=True)
+    for stale in store.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(stale)  # an install that died before its rename
+    folder = store / (STAGING_PREFIX + bundle.digest[:16])
+    folder.mkdir()
+    for name, data in bundle.members().items():
+        with open(folder / name, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    fsync_path(folder)
+    return folder
+
+
+def commit(store: Path, staged: Path) -> str:
+    """Rename the staged folder into place and make it current, the current one previous; returns its name."""
+    name = staged.name.removeprefix(STAGING_PREFIX)
+    final = store / name
+    if final.exists():
+        shutil.rmtree(staged)  # the same bundle again: its folder is already complete
+    else:
+        os.rename(staged, final)
+        fsync_path(store)
+    old = target(store, CURRENT)
+    if old is not None and old != name:
+        point(store, PREVIOUS, old)
+    point(store, CURRENT, name)
+    (store / ROLLBACK).unlink(missing_ok=True)
+    prune(store)
+    return name
+
+
+def prune(store: Path) -> None:
+    """Remove installed folders neither current nor previous."""
+    keep = {target(store, CURRENT), target(store, PREVIOUS)}
+    for folder in store.iterdir():
+        if folder.is_dir() and not folder.is_symlink() and not folder.name.startswith(".") and folder.name not in keep:
+            shutil.rmtree(folder)
+
+
+def load_checked(folder: Path, keys: dict, make_classifier) -> RunningModel:
+    """Verify an installed folder (signature, sha256 of every file), load its model and run its golden faces."""
+    bundle = read_directory(folder)
+    verify(bundle, keys)
+    classifier = make_classifier(folder / MODEL)
+    gap = check_golden(classifier, bundle)
+    logger.info("model %s (sha256 %s) reproduces its golden faces (largest gap %.4f)",
+                bundle.model_id, bundle.model_sha256[:12], gap)
+    return RunningModel(classifier, bundle.model_sha256, read_rollback(folder.parent))
+
+
+def has_current(store: Path) -> bool:
+    return target(store, CURRENT) is not None
+
+
+def install(bundle_path: Path, store: Path, keys: dict, make_classifier) -> tuple[Bundle, float]:
+    """Verify a bundle, stage it, check its golden faces with the staged model, then switch to it."""
+    bundle = read_bundle(bundle_path)
+    verify(bundle, keys)
+    staged = stage(bundle, store)
+    try:
+        gap = check_golden(make_classifier(staged / MODEL), bundle)
+    except BaseException:
+        shutil.rmtree(staged)
+        raise
+    commit(store, staged)
+    return bundle, gap
+
+
+def describe(folder: Path) -> dict:
+    """Model id and sha256 of an installed folder, as far as its manifest can be read."""
+    try:
+        bundle = read_directory(folder)
+        return {"model": bundle.model_id, "sha256": bundle.model_sha256}
+    except (FerEdgeError, OSError, KeyError, ValueError):
+        return {"model": folder.name, "sha256": None}
+
+
+def open_current(store: Path, keys: dict, make_classifier) -> RunningModel:
+    """The store's current model, checked; if it fails, the previous one, made current and the rollback recorded."""
+    current = target(store, CURRENT)
+    try:
+        return load_checked(store / current, keys, make_classifier)
+    except (FerEdgeError, OSError) as exc:
+        previous = target(store, PREVIOUS)
+        if previous is None or previous == current:
+            raise ModelError(f"{store / current}: {exc}; no previous model to go back to") from None
+        reason = str(exc)
+    logger.error("model %s failed at start (%s); going back to the previous model %s", current, reason, previous)
+    running = load_checked(store / previous, keys, make_classifier)
+    rollback = {"from": describe(store / current), "to": describe(store / previous), "reason": reason,
+                "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    write_rollback(store, rollback)
+    point(store, CURRENT, previous)
+    (store / PREVIOUS).unlink()
+    return RunningModel(running.classifier, running.sha256, rollback)
+
+
+def write_rollback(store: Path, rollback: dict) -> None:
+    tmp = store / (ROLLBACK + ".tmp")
+    tmp.write_text(json.dumps(rollback) + "\n")
+    os.replace(tmp, store / ROLLBACK)
+
+
+def read_rollback(store: Path) -> dict | None:
+    try:
+        return json.loads((store / ROLLBACK).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def open_running_model(classifier_config, store_config) -> RunningModel:
+    """The model the agent runs: classifier.model if set, else the store's current bundle, else the shipped model.
+
+    With trusted keys configured only an installed, signed bundle is run.
+    """
+    from edge.classifier import TFLiteEmotionClassifier
+    from edge.modelfile import find_model
+
+    settings = classifier_config
+    keys = trusted_keys(store_config.trusted_keys)
+
+    def make_classifier(path: Path) -> TFLiteEmotionClassifier:
+        return TFLiteEmotionClassifier(path, num_threads=settings.threads, runtime=settings.runtime)
+
+    if settings.model is None and has_current(store_config.path):
+        running = open_current(store_config.path, keys, make_classifier)
+        if settings.flip_average is not None:  # the golden faces were checked as the converter measured them
+            running.classifier.flip_average = settings.flip_average
+        return running
+    if keys:
+        raise UnsignedBundleError(
+            f"{settings.model or 'the shipped model'}: a bare model file, and model_store.trusted_keys is set: "
+            f"install a signed bundle into {store_config.path} (fer-edge model install) and unset classifier.model"
+        )
+    path = find_model(settings.model)
+    classifier = TFLiteEmotionClassifier(path, num_threads=settings.threads, runtime=settings.runtime,
+                                         flip_average=settings.flip_average)
+    return RunningModel(classifier, classifier.metadata.sha256)

@@ -1,0 +1,51 @@
+"""fer-edge model keygen / pack / sign / install / status, through main()."""
+
+from __future__ import annotations
+
+import shutil
+
+from edge.cli import main
+from edge.metadata import file_sha256
+
+
+def config_file(tmp_path, keys=()):
+    path = tmp_path / "edge.toml"
+    trusted = ", ".join(f'"{key}"' for key in keys)
+    path.write_text(f'[model_store]\npath = "{tmp_path / "store"}"\ntrusted_keys = [{trusted}]\n')
+    return path
+
+
+def test_keygen_pack_sign_install_status(tmp_path, tflite_model, capsys):
+    key, bundle = tmp_path / "release.key", tmp_path / "m.bundle"
+    assert main(["model", "keygen", str(key)]) == 0
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert main(["model", "pack", str(tflite_model), "-o", str(bundle)]) == 0
+    assert main(["model", "sign", str(bundle), "--key", str(key)]) == 0
+    config = config_file(tmp_path, [f"{key}.pub"])
+    assert main(["model", "install", str(bundle), "--config", str(config), "--no-restart"]) == 0
+    sha = file_sha256(tflite_model)
+    assert main(["model", "status", "--config", str(config), "--expect-sha256", sha]) == 0
+    assert f"current   tiny_int8 {sha}" in capsys.readouterr().out
+
+
+def test_an_unsigned_bundle_is_one_error_line_and_nothing_changes(tmp_path, tflite_model, capsys):
+    bundle, key = tmp_path / "m.bundle", tmp_path / "k"
+    main(["model", "keygen", str(key)])
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path, [f"{key}.pub"])), "--no-restart"]) == 1
+    assert capsys.readouterr().err == (f"fer-edge: error: {bundle}: not signed, and trusted keys are configured "
+                                       "(sign it: fer-edge model sign BUNDLE --key KEY)\n")
+    assert not (tmp_path / "store" / "current").exists()
+
+
+def test_status_fails_when_the_expected_model_is_not_current(tmp_path, capsys):
+    config = config_file(tmp_path)
+    assert main(["model", "status", "--config", str(config), "--expect-sha256", "0" * 64]) == 1
+    assert "expected model sha256 0000" in capsys.readouterr().err
+
+
+def test_a_bundle_that_is_no_tar_is_named(tmp_path, tflite_model, capsys):
+    shutil.copy(tflite_model, tmp_path / "x.bundle")
+    assert main(["model", "install", str(tmp_path / "x.bundle"), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
+    assert capsys.readouterr().err.startswith(f"fer-edge: error: {tmp_path / 'x.bundle'}: not a model bundle")
