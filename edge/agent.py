@@ -44,7 +44,7 @@ class Agent:
         self.classifier = model.classifier
         self.publisher = publisher
         self.watchdog = watchdog or Watchdog()
-        self.framing = face_framing(config, classifier.metadata.framing)
+        self.framing = face_framing(config, model.classifier.metadata.framing)
         self.events = EventTracker(config.trigger.kind, config.trigger.quiet_seconds, config.trigger.max_event_seconds)
         self.counters = Counters()
         self.times = StageTimes()
