@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mosquitto import Broker  # noqa: E402
 
-SHARED_FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
+DEFAULT_FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013" / "fer2013.csv.gz"
+FER2013 = Path(os.environ.get("FER2013") or DEFAULT_FER2013)  # your copy: FER2013=/path/to/fer2013.csv pytest
 
 
 @pytest.fixture
@@ -24,10 +26,10 @@ def broker(tmp_path):
 
 @pytest.fixture
 def shared_fer2013() -> Path:
-    """The full FER2013 CSV from ../shared; the test is skipped where it is absent (a fresh clone)."""
-    if not SHARED_FER2013.exists():
-        pytest.skip(f"{SHARED_FER2013} is absent")
-    return SHARED_FER2013
+    """The full FER2013 ($FER2013, default ../shared/...); the test is skipped where it is absent (a fresh clone)."""
+    if not FER2013.exists():
+        pytest.skip(f"{FER2013} is absent (set FER2013 to your fer2013.csv or .csv.gz)")
+    return FER2013
 
 
 # --- a tiny trained model and its int8 conversion (converter/) -------------------------------------------
