@@ -55,9 +55,13 @@ class Agent:
         self._tracked_event: str | None = None
 
     def run(self, stop: threading.Event, pace: bool = True) -> None:
-        """Tick at camera.fps (as fast as possible when `pace` is False) until stopped."""
+        """Tick at camera.fps, a video file at most at its own rate in real time (unpaced: every frame, at once)."""
         config = self.config
-        interval = 1.0 / config.camera.fps if pace else 0.0
+        rate = config.camera.fps
+        if pace and self.source.fps:
+            self.source.play_at_own_pace()
+            rate = min(rate, self.source.fps)
+        interval = 1.0 / rate if pace else 0.0
         next_health = time.monotonic() + config.publish.health_seconds
         self.publisher.start()
         self.watchdog.ready()

@@ -30,7 +30,11 @@ class OpenCVSource:
         self.target: int | str = int(config.source) if config.source.isdigit() else config.source
         # a device (index or /dev path) or a stream may come back after failing; a video file will not
         self.live = isinstance(self.target, int) or "://" in self.target or self.target.startswith("/dev/")
+        self.fps: float | None = None  # a video file's own frame rate, once open
         self._capture: cv2.VideoCapture | None = None
+        self._clock = None
+        self._started: float | None = None
+        self._position = 0
 
     def open(self) -> None:
         if not self.live and not Path(self.target).is_file():
@@ -43,21 +47,42 @@ class OpenCVSource:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        else:
+            rate = capture.get(cv2.CAP_PROP_FPS)
+            self.fps = rate if 0 < rate <= 1000 else None
         self._capture = capture
+        self._started, self._position = None, 0
+
+    def play_at_own_pace(self, clock=time.monotonic) -> None:
+        """Read a video file in real time: the frames the reader has no time for are skipped, as a camera would."""
+        self._clock = clock
 
     def read(self) -> np.ndarray | None:
         if self._capture is None:
             raise CameraError(f"{self.target}: not open")
+        if self._clock is not None and self.fps:
+            self._skip_to_now()
         ok, frame = self._capture.read()
         if ok:
+            self._position += 1
             return frame
         if self.live:
             raise CameraError(f"{self.target}: no frame")
         if self.config.loop and self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0):
+            self._started, self._position = None, 0
             ok, frame = self._capture.read()
             if ok:
+                self._position = 1
                 return frame
         return None
+
+    def _skip_to_now(self) -> None:
+        now = self._clock()
+        if self._started is None:
+            self._started = now - self._position / self.fps
+        due = int((now - self._started) * self.fps)
+        while self._position < due and self._capture.grab():
+            self._position += 1
 
     def close(self) -> None:
         if self._capture is not None:
@@ -183,6 +208,15 @@ class Reopening:
             logger.info("camera is back")
             self._delay = self._config.retry_seconds
         return frame
+
+    @property
+    def fps(self) -> float | None:
+        """A video file's own frame rate; None for a camera, a stream or a folder."""
+        return getattr(self.source, "fps", None)
+
+    def play_at_own_pace(self) -> None:
+        if hasattr(self.source, "play_at_own_pace"):
+            self.source.play_at_own_pace()
 
     def close(self) -> None:
         self.source.close()

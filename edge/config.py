@@ -67,7 +67,11 @@ class CameraConfig(Section):
     source: str = Field(
         "0", description="opencv: a /dev/video index, a video file or an RTSP/HTTP URL; folder: a directory of images."
     )
-    fps: float = Field(5.0, gt=0, le=60, description="Frames read per second during an event.")
+    fps: float = Field(
+        5.0, gt=0, le=60,
+        description="Frames read per second during an event; a video file plays in real time at its own rate, "
+        "capped by this (frames in between are skipped).",
+    )
     width: int = Field(640, ge=64, le=4096, description="Requested frame width (cameras only).")
     height: int = Field(480, ge=48, le=4096, description="Requested frame height (cameras only).")
     loop: bool = Field(False, description="Replay a video file or folder forever instead of stopping at its end.")

@@ -10,7 +10,7 @@ from edge.errors import CameraError
 def write_video(path, frames: int = 5):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
     for n in range(frames):
-        writer.write(np.full((48, 64, 3), 40 * n, np.uint8))
+        writer.write(np.full((48, 64, 3), 40 * n % 240, np.uint8))
     writer.release()
     return path
 
@@ -82,3 +82,37 @@ def test_failed_camera_is_reopened_with_backoff():
     assert source.read() is None and camera.opened == 2
     now[0] = 3.0
     assert source.read() is not None and source.failures == 2
+
+
+def test_a_video_file_at_its_own_pace_skips_the_frames_it_has_no_time_for(tmp_path):
+    source = open_source(CameraConfig(source=str(write_video(tmp_path / "v.avi", frames=6))))
+    now = [0.0]
+    source.play_at_own_pace()
+    source.source.play_at_own_pace(clock=lambda: now[0])
+    assert source.fps == 10
+    shown = []
+    for t in (0.0, 0.05, 0.21, 0.45, 0.52):  # a reader that is sometimes late
+        now[0] = t
+        shown.append(round(source.read()[0, 0, 0] / 40))
+    assert shown == [0, 1, 2, 4, 5] and source.read() is None  # frame n is due at n / 10 s
+
+
+def test_agent_plays_a_clip_in_its_own_time_capped_by_camera_fps(tmp_path, tflite_model):
+    import threading
+    import time
+
+    from edge.agent import assemble
+    from edge.config import EdgeConfig
+
+    clip = write_video(tmp_path / "v.avi", frames=10)  # 1 s at 10 fps
+    for fps, most_frames in ((30, 10), (4, 5)):
+        config = EdgeConfig.model_validate({
+            "trigger": {"kind": "always"}, "camera": {"source": str(clip), "fps": fps},
+            "classifier": {"model": str(tflite_model)}, "mqtt": {"port": 1, "host": "127.0.0.1"},
+            "outbox": {"path": str(tmp_path / "outbox.sqlite3")}, "publish": {"flush_seconds": 0},
+        })
+        agent = assemble(config)
+        started = time.monotonic()
+        agent.run(threading.Event())
+        assert time.monotonic() - started >= 0.9  # the clip's length, however fast the reader
+        assert 0 < agent.counters.frames <= most_frames
