@@ -150,9 +150,6 @@ start_broker() {
     DEVICE="debootstrap-$ARCH"
     rm -rf "$WORK" && mkdir -p "$WORK/broker"
     "$DEPLOY_DIR/mosquitto/make-certs.sh" --out "$WORK/broker" "$DEVICE" fer-reader >/dev/null
-    touch "$WORK/broker/passwd"
-    mosquitto_passwd -b "$WORK/broker/passwd" "$DEVICE" device-secret
-    mosquitto_passwd -b "$WORK/broker/passwd" fer-reader reader-secret
     echo reader-secret > "$WORK/reader-password"
     cp "$DEPLOY_DIR/mosquitto/acl" "$WORK/broker/acl"
     PORT=$("$SOURCE/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

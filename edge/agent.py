@@ -30,6 +30,8 @@ from edge.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
+STALE_AFTER_REPORTS = 3  # an online status older than this many health periods is stale (missed reports)
+
 
 class Agent:
     """Joins the parts; `run(stop)` loops until `stop` is set or a file source ends, then shuts down cleanly."""
@@ -119,6 +121,7 @@ class Agent:
             "faces": self.counters.faces,
             "events": self.counters.events,
             "published": self.publisher.published,
+            "refused": self.publisher.refused,
             "dropped": outbox.dropped,
             "camera_failures": self.source.failures,
             "errors": self.counters.errors,
@@ -204,8 +207,9 @@ class Agent:
         self.publisher.publish(self.topics.event, message)
 
     def _status(self, state: str, health: dict[str, Any] | None = None) -> dict[str, Any]:
+        expire_after = STALE_AFTER_REPORTS * self.config.publish.health_seconds if state == "online" else None
         return status_message(self.config.device_id, self.classifier.model_id, state, time.time(), health,
-                              model_sha256=self.model.sha256, rollback=self.model.rollback)
+                              model_sha256=self.model.sha256, rollback=self.model.rollback, expire_after=expire_after)
 
 
 def face_framing(config: EdgeConfig, model_framing: Framing) -> Framing:

@@ -144,7 +144,11 @@ class TlsConfig(Section):
 class MqttConfig(Section):
     host: str = Field("localhost", min_length=1, description="Broker host name or address.")
     port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is the usual TLS port).")
-    protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version.")
+    protocol: Literal["3.1.1", "5"] = Field(
+        "5",
+        description="MQTT protocol version; under 3.1.1 a broker drops a publish it refuses without saying so, "
+        "under 5 it says why in the acknowledgement and the agent counts it as refused.",
+    )
     client_id: str | None = Field(None, description="MQTT client id; default: fer-edge-<device_id>.")
     keepalive: int = Field(60, ge=5, le=3600, description="Seconds between keep-alive pings.")
     qos: int = Field(1, ge=0, le=2, description="QoS of results; an outbox row is deleted once this QoS completes.")

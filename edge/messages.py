@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -109,13 +110,20 @@ def status_message(
     *,
     model_sha256: str | None = None,
     rollback: dict[str, Any] | None = None,
+    expire_after: float | None = None,
 ) -> dict[str, Any]:
-    """online / offline, the running model's sha256, the latest health figures, and a rollback if one happened."""
+    """online / offline, the running model's sha256, the latest health figures, and a rollback if one happened.
+
+    `expire_after` (seconds) lets a subscriber see a retained `online` go stale when the agent and the broker
+    stopped together and no Last Will was sent.
+    """
     message = envelope(device_id, model_id, at) | {"state": state}
     if model_sha256 is not None:
         message["model_sha256"] = model_sha256
     if rollback is not None:
         message["rollback"] = rollback
+    if expire_after is not None:
+        message["expire_after"] = max(1, math.ceil(expire_after))
     if health is not None:
         message["health"] = health
     return message

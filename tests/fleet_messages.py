@@ -25,5 +25,5 @@ def event(device: str, dominant: str, at: float) -> dict:
     return event_message(device, "m", record, list(EMOTIONS))
 
 
-def status(device: str, state: str, at: float, health: dict | None = None) -> dict:
-    return status_message(device, "m", state, at, health)
+def status(device: str, state: str, at: float, health: dict | None = None, expire_after: float | None = None) -> dict:
+    return status_message(device, "m", state, at, health, expire_after)

@@ -64,6 +64,7 @@ def test_demo_clip_results_reach_a_subscriber_as_documented(broker, tmp_path, tf
     assert {e["event"] for e in by_leaf("/emotion")} <= {e["event"] for e in events}
     assert [s["state"] for s in by_leaf("/status")][::len(by_leaf("/status")) - 1] == ["online", "offline"]
     assert {s["model_sha256"] for s in by_leaf("/status")} == {file_sha256(tflite_model)}
+    assert by_leaf("/status")[0]["expire_after"] == 3 * 60 and by_leaf("/status")[0]["health"]["refused"] == 0
     assert "homeassistant/sensor/fer_cam1/emotion/config" in [t for t, _ in messages]
     assert "image" not in by_leaf("/emotion")[0]
 

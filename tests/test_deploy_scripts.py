@@ -53,7 +53,7 @@ def test_make_certs_keeps_what_exists(tmp_path):
     subprocess.run([script, "--out", tmp_path, "pi-01"], check=True, capture_output=True)
     ca = (tmp_path / "ca.crt").read_bytes()
     again = subprocess.run([script, "--out", tmp_path, "pi-01", "pi-02"], check=True, capture_output=True, text=True)
-    assert again.stdout.strip() == f"make-certs.sh: made {tmp_path}/pi-02.crt"
+    assert again.stdout.strip() == f"make-certs.sh: made {tmp_path}/pi-02.crt (CN=pi-02)"
     assert (tmp_path / "ca.crt").read_bytes() == ca
     verify = subprocess.run(["openssl", "verify", "-CAfile", tmp_path / "ca.crt", tmp_path / "pi-02.crt"])
     assert verify.returncode == 0

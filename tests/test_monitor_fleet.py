@@ -31,3 +31,16 @@ def test_render_without_color_is_plain_text():
     assert "\x1b" not in text
     assert text.splitlines()[1].split()[:2] == ["pi-01", "offline"]
     assert "10s" in text.splitlines()[1]
+
+
+def test_online_device_turns_stale_after_three_missed_health_reports():
+    fleet = Fleet()
+    feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH, expire_after=3 * 60), at=100.0)
+    assert render(fleet, now=279.0, color=False).splitlines()[1].split()[1] == "online"
+    assert render(fleet, now=281.0, color=False).splitlines()[1].split()[1] == "stale"
+
+
+def test_retained_status_sent_long_ago_is_stale_at_once():
+    fleet = Fleet()
+    feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH, expire_after=180), at=10_000.0)
+    assert fleet.devices["pi-01"].shown_state(now=10_001.0) == "stale"

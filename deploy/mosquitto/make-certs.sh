@@ -15,8 +15,10 @@ Usage: $PROG [--out DIR] [--broker NAME] [--san LIST] [--days N] [CLIENT ...]
 
 Makes, in DIR (kept if present):
   ca.key, ca.crt             the CA (EC P-256, 10 years); keep ca.key off the broker and the Pis
-  NAME.key, NAME.crt         the broker's server certificate (CN=NAME, subjectAltName NAME + LIST)
-  CLIENT.key, CLIENT.crt     one client certificate per name (CN=CLIENT): a device id or a reader
+  broker.key, broker.crt     the broker's server certificate for host NAME (CN=NAME, subjectAltName NAME + LIST),
+                             under the names deploy/mosquitto/fer-edge.conf loads
+  CLIENT.key, CLIENT.crt     one client certificate per name (CN=CLIENT): a device id or a reader; the broker
+                             takes the CN as the client's user name
 
   --out DIR      output directory (default: $OUT)
   --broker NAME  the broker's host name (default: $BROKER)
@@ -48,6 +50,9 @@ parse_args() {
     for name in "$BROKER" "${NAMES[@]}"; do
         [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "name '$name': use letters, digits, '.', '_' and '-'"
     done
+    for name in "${NAMES[@]}"; do
+        case "$name" in ca|broker) die "client name '$name' would overwrite the ${name} files" ;; esac
+    done
 }
 
 make_ca() {
@@ -59,10 +64,14 @@ make_ca() {
     echo "$PROG: made $OUT/ca.crt"
 }
 
-# sign NAME USAGE [SAN]: a key and a CA-signed certificate for NAME (USAGE: serverAuth or clientAuth).
+# sign FILE CN USAGE [SAN]: FILE.key and a CA-signed FILE.crt for CN (USAGE: serverAuth or clientAuth).
 sign() {
-    local name=$1 usage=$2 san=${3:-} extensions
-    [ -f "$OUT/$name.crt" ] && return
+    local name=$1 cn=$2 usage=$3 san=${4:-} extensions
+    if [ -f "$OUT/$name.crt" ]; then
+        openssl x509 -in "$OUT/$name.crt" -noout -subject -nameopt multiline | grep -q "commonName *= $cn\$" ||
+            die "$OUT/$name.crt exists for another name than $cn; move it away to make a new one"
+        return
+    fi
     extensions=$(mktemp)
     {
         echo "basicConstraints=critical,CA:FALSE"
@@ -73,12 +82,12 @@ sign() {
         [ -z "$san" ] || echo "subjectAltName=$san"
     } > "$extensions"
     openssl req -new -noenc -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-        -keyout "$OUT/$name.key" -subj "/CN=$name" 2>/dev/null |
+        -keyout "$OUT/$name.key" -subj "/CN=$cn" 2>/dev/null |
         openssl x509 -req -CA "$OUT/ca.crt" -CAkey "$OUT/ca.key" -CAcreateserial -days "$DAYS" \
             -extfile "$extensions" -out "$OUT/$name.crt" 2>/dev/null
     rm -f "$extensions"
     chmod 600 "$OUT/$name.key"
-    echo "$PROG: made $OUT/$name.crt"
+    echo "$PROG: made $OUT/$name.crt (CN=$cn)"
 }
 
 main() {
@@ -86,10 +95,10 @@ main() {
     command -v openssl >/dev/null || die "openssl is not installed"
     mkdir -p "$OUT"
     make_ca
-    sign "$BROKER" serverAuth "DNS:$BROKER,$SAN"
+    sign broker "$BROKER" serverAuth "DNS:$BROKER,$SAN"
     local name
     for name in "${NAMES[@]}"; do
-        sign "$name" clientAuth
+        sign "$name" "$name" clientAuth
     done
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,6 +25,13 @@ class DeviceState:
     fps: float | None = None
     queue: int | None = None
     counts: Counter = field(default_factory=Counter)
+    expires_at: float | None = None
+
+    def shown_state(self, now: float) -> str:
+        """`stale` for an online device whose status expired: three health reports missed."""
+        if self.state == "online" and self.expires_at is not None and now > self.expires_at:
+            return "stale"
+        return self.state
 
 
 class Fleet:
@@ -39,6 +47,7 @@ class Fleet:
         self.messages += 1
         if record.kind == "status":
             device.state = str(record.payload.get("state", device.state))
+            device.expires_at = expiry(record)
             health = record.payload.get("health") or {}
             device.fps = health.get("fps", device.fps)
             device.queue = health.get("queue_depth", device.queue)
@@ -51,6 +60,21 @@ class Fleet:
             device.events += 1
 
 
+def expiry(record: Record) -> float | None:
+    """When a status stops being current: `expire_after` from its own timestamp, or from its arrival if earlier.
+
+    A retained status received now may have been sent long ago (by an agent whose broker died with it).
+    """
+    expire_after = record.payload.get("expire_after")
+    if expire_after is None:
+        return None
+    try:
+        sent = datetime.fromisoformat(record.timestamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        sent = record.received_at
+    return min(sent, record.received_at) + expire_after
+
+
 def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
     """The table as text; with color, ANSI-styled and starting with a clear-screen sequence."""
     now = time.time() if now is None else now
@@ -61,7 +85,8 @@ def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
     lines = [style(BOLD, header)]
     for name in sorted(fleet.devices):
         device = fleet.devices[name]
-        state = style(GREEN if device.state == "online" else RED, f"{device.state:<9}")
+        shown = device.shown_state(now)
+        state = style(GREEN if shown == "online" else RED, f"{shown:<9}")
         last = device.last_label + (f" {device.last_confidence:.2f}" if device.last_confidence is not None else "")
         seen = f"{now - device.last_seen:.0f}s" if device.last_seen else "-"
         fps = f"{device.fps:.1f}" if device.fps is not None else "-"
