@@ -26,4 +26,4 @@ def event(device: str, dominant: str, at: float) -> dict:
 
 
 def status(device: str, state: str, at: float, health: dict | None = None, expire_after: float | None = None) -> dict:
-    return status_message(device, "m", state, at, health, expire_after)
+    return status_message(device, "m", state, at, health, expire_after=expire_after)
