@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ from edge.demo import BROKERS
 from edge.errors import run_guarded
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.model_cli import add_model_verbs, run_model
+from edge.tlsfiles import check_tls_files
 
 
 def value_name(annotation) -> str:
@@ -112,6 +114,8 @@ def run_until_signalled(config: EdgeConfig) -> int:
 def check_config(args: argparse.Namespace) -> int:
     path = args.file or args.config
     config = load_config(path, flags=setting_flags(args))
+    for warning in check_tls_files(config):
+        print(f"fer-edge: warning: {warning}", file=sys.stderr)
     camera, mqtt = config.camera, config.mqtt
     print(
         f"{path or 'defaults'}: ok (device {config.device_id}, trigger {config.trigger.kind}, "
@@ -128,6 +132,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "run":
         config = load_config(args.config, flags=setting_flags(args))
         configure_logging(config.log_level, verbose=args.verbose or config.log_level == "DEBUG")
+        for warning in check_tls_files(config):
+            logging.getLogger("edge.tlsfiles").warning("%s", warning)  # and run anyway: another ACL may allow it
         return run_until_signalled(config)
     if args.verb == "demo":
         from edge.demo.run import run_demo
