@@ -28,3 +28,23 @@ def test_evaluation_files_are_written(tmp_path):
     assert "angry" in (tmp_path / "privatetest_report.txt").read_text()
     assert (tmp_path / "privatetest_confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "privatetest_confusion_normalized.png").stat().st_size > 1000
+
+
+def history_rows(stage: str, val_accuracy: list[float]) -> list[dict]:
+    return [{"stage": stage, "epoch": str(i), "accuracy": "0.5", "loss": "1.0", "val_accuracy": str(v), "val_loss": "1.1"}
+            for i, v in enumerate(val_accuracy)]
+
+
+def test_the_kept_epoch_is_the_best_of_the_last_stage():
+    from training.plots import kept_epoch
+
+    rows = history_rows("stage1", [0.3, 0.9]) + history_rows("stage2", [0.4, 0.6, 0.5])
+    assert kept_epoch(rows) == 3  # stage 2's best (0.6), not stage 1's 0.9
+
+
+@pytest.mark.parametrize("epochs", [[0.4], [0.3, 0.5, 0.4]])
+def test_curves_are_drawn_for_one_epoch_and_for_stages(tmp_path, epochs):
+    from training.plots import plot_history
+
+    rows = history_rows("stage1", [0.2]) + history_rows("stage2", epochs) if len(epochs) > 1 else history_rows("a", epochs)
+    assert plot_history(rows, tmp_path / "curves.png").stat().st_size > 10000

@@ -47,6 +47,8 @@ def test_init_from_starts_at_the_given_weights(tmp_path, tiny_fer_csv):
                  "--weight-decay", "0", "--init-from", str(first / "model.keras")]) == 0
     before, after = (keras.models.load_model(run / "model.keras") for run in (first, second))
     assert np.allclose(before.get_layer("emotion").get_weights()[0], after.get_layer("emotion").get_weights()[0])
+    stages = (second / "history_stages.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in stages] == ["stage", "first", "second"]
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -68,3 +70,36 @@ def test_each_arch_builds_and_trains_a_step(arch, attention):
 def test_unknown_arch_is_refused():
     with pytest.raises(ValueError, match="arch 'rnn'"):
         ModelOptions(arch="rnn")
+
+
+def test_an_existing_run_is_refused_unless_overwritten(tmp_path, tiny_fer_csv, capsys):
+    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(tmp_path / "run"), "--epochs", "1", *TINY_FLAGS]
+    assert main(flags) == 0
+    before = (tmp_path / "run" / "model.keras").stat().st_mtime_ns
+    assert main(flags) == 1
+    assert "already holds a run (model.keras, last.keras, history.csv): --resume" in capsys.readouterr().err
+    assert (tmp_path / "run" / "model.keras").stat().st_mtime_ns == before
+    assert main([*flags, "--overwrite"]) == 0
+
+
+def test_every_option_field_is_a_flag_with_its_docstring_as_help():
+    import dataclasses
+
+    from training.cli import build_parser
+    from training.flags import field_docs
+    from training.options import TrainOptions
+
+    actions = {a.dest: a for a in build_parser()._actions}
+    for cls in (TrainOptions, ModelOptions):
+        for field in dataclasses.fields(cls):
+            if field.name == "model":
+                continue
+            assert actions[field.name].help.replace("%%", "%") == field_docs(cls)[field.name] != ""
+    assert actions["arch"].choices == ARCHS and actions["augment"].option_strings == ["--no-augment"]
+
+
+def test_data_defaults_to_the_fer2013_variable(monkeypatch, tmp_path):
+    from training.cli import build_parser
+
+    monkeypatch.setenv("FER2013", str(tmp_path / "fer.csv"))
+    assert build_parser().parse_args(["--run-dir", "r"]).data == tmp_path / "fer.csv"

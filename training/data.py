@@ -21,6 +21,7 @@ from edge.preprocess import FACE_SIZE, face_to_gray48
 logger = logging.getLogger(__name__)
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
+FER2013_VARIABLE = "FER2013"  # where commands and tests look for the data when no --data is given
 COLUMNS = ("emotion", "pixels", "Usage")
 PIXELS = FACE_SIZE * FACE_SIZE
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
@@ -37,6 +38,8 @@ class Fer2013:
     usage: np.ndarray
     source: Path
     skipped: int = 0
+    rows: np.ndarray | None = None
+    """Each face's 0-based data row in the source CSV (None for image folders), to align per-row side data."""
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(images, labels) of one Usage; DataError if the data has no such rows."""
@@ -46,6 +49,13 @@ class Fer2013:
         if not mask.any():
             raise DataError(f"{self.source}: no {name} rows")
         return self.images[mask], self.labels[mask]
+
+    def split_rows(self, name: str) -> np.ndarray:
+        """The source rows of one Usage's faces; DataError for data without row numbers (image folders)."""
+        if self.rows is None:
+            raise DataError(f"{self.source}: image folders have no CSV rows to align per-row data (e.g. FER+ votes) to")
+        self.split(name)
+        return self.rows[self.usage == name]
 
     def has(self, name: str) -> bool:
         return bool((self.usage == name).any())
@@ -101,13 +111,13 @@ def parse_row(row: list[str]) -> tuple[int, np.ndarray, str]:
 
 
 def _load_csv(path: Path, skip_bad_rows: bool) -> Fer2013:
-    images, labels, usages, skipped = [], [], [], 0
+    images, labels, usages, rows, skipped = [], [], [], [], 0
     with _open_text(path) as handle:
         reader = csv.reader(handle)
         header = [c.strip() for c in next(reader, [])]
         if header[:3] != list(COLUMNS):
             raise DataError(f"{path}: line 1: header is {','.join(header)!r}, expected {','.join(COLUMNS)!r}")
-        for row in reader:
+        for data_row, row in enumerate(reader):
             try:
                 label, face, usage = parse_row(row)
             except ValueError as exc:
@@ -118,11 +128,12 @@ def _load_csv(path: Path, skip_bad_rows: bool) -> Fer2013:
             images.append(face)
             labels.append(label)
             usages.append(usage)
+            rows.append(data_row)
     if not images:
         raise DataError(f"{path}: no usable rows")
     if skipped:
         logger.warning("%s: skipped %d bad rows", path, skipped)
-    return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(usages), path, skipped)
+    return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(usages), path, skipped, np.array(rows))
 
 
 def _load_packed(path: Path) -> Fer2013:
@@ -138,7 +149,7 @@ def _load_packed(path: Path) -> Fer2013:
     if meta.get("format") != "fer2013-xz/1" or len(pixels) != len(labels) * PIXELS:
         raise DataError(f"{path}: format {meta.get('format')!r} with {len(pixels)} pixel bytes for {len(labels)} labels")
     images = np.frombuffer(pixels, np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE).copy()
-    return Fer2013(images, labels, np.array(USAGES)[usage_codes], path)
+    return Fer2013(images, labels, np.array(USAGES)[usage_codes], path, rows=np.arange(len(labels)))
 
 
 def _load_folder(root: Path) -> Fer2013:

@@ -7,11 +7,13 @@ columns and channels as features) by a Bidirectional LSTM whose two directions a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Literal, get_args
 
 from edge.labels import NUM_CLASSES
 from edge.preprocess import FACE_SIZE
 
-ARCHS = ("cnn", "bilstm", "cnn-bilstm")
+Arch = Literal["cnn", "bilstm", "cnn-bilstm"]
+ARCHS = get_args(Arch)
 AUGMENT_LAYER = "augment"
 
 
@@ -19,12 +21,13 @@ AUGMENT_LAYER = "augment"
 class ModelOptions:
     """Sizes of the network; every field is also a fer-train flag."""
 
-    arch: str = "cnn-bilstm"
-    """cnn, bilstm or cnn-bilstm (the paper's comparison)."""
+    arch: Arch = "cnn-bilstm"
+    """cnn: conv blocks + global pooling; bilstm: a BiLSTM over the image rows; cnn-bilstm: the conv feature map
+    read row by row by a BiLSTM (the paper's three)."""
     conv_blocks: int = 3
-    """Number of conv blocks (Conv2D, BatchNorm, ReLU) x convs_per_block, MaxPool, Dropout."""
+    """Number of conv blocks, each convs_per_block x (Conv2D, BatchNorm, ReLU), then MaxPool and Dropout."""
     convs_per_block: int = 2
-    """Conv2D+BatchNorm+ReLU layers inside each block."""
+    """Conv2D+BatchNorm+ReLU layers inside each conv block."""
     filters: int = 32
     """Filters of the first block; each further block doubles them."""
     lstm_units: int = 128
@@ -40,7 +43,8 @@ class ModelOptions:
     bn_momentum: float = 0.9
     """BatchNorm momentum (Keras' 0.99 makes short runs look broken)."""
     augment: bool = True
-    """Random flip, shift, rotation, zoom, brightness and contrast inside the model (training only)."""
+    """Random flip, shift, rotation, zoom, brightness and contrast inside the model (training only);
+    --no-augment turns it off."""
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from training.model import ModelOptions
 
@@ -13,22 +14,41 @@ class TrainOptions:
     """How to train; the model's sizes are in `model`."""
 
     data: Path
-    """Kaggle fer2013.csv(.gz) or an image-folder tree (train/<class>/, test/<class>/)."""
+    """Kaggle fer2013.csv(.gz) (emotion,pixels,Usage), the fer2013-xz/1 archive, or an image-folder tree
+    (train/<class>/*.png, test/<class>/*.png); default: $FER2013."""
     run_dir: Path
-    """Directory that receives the model, metadata, history, plots and reports."""
+    """Directory that receives the model, metadata, history, plots and reports; an existing run is refused
+    unless --resume continues it or --overwrite replaces it."""
     model: ModelOptions = field(default_factory=ModelOptions)
     epochs: int = 100
     """Maximum epochs (the paper's 100); early stopping may end sooner."""
     batch_size: int = 64
     """Faces per step (the paper's 64)."""
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    """adamw (Adam with decoupled weight decay) or sgd (SGD with Nesterov momentum, as the 73 % FER2013 results)."""
+    momentum: float = 0.9
+    """Nesterov momentum of sgd."""
     learning_rate: float = 1e-3
-    """Peak learning rate of Adam."""
-    lr_schedule: str = "cosine"
-    """cosine (decay to 1% over the epochs, after one warm-up epoch), plateau (halve after 3 flat epochs) or constant."""
+    """Peak learning rate of the optimizer."""
+    lr_schedule: Literal["cosine", "plateau", "constant"] = "cosine"
+    """cosine: one warm-up epoch, then cosine decay to 1% over the epochs; plateau: halve after 3 epochs without a
+    better validation accuracy; constant."""
     weight_decay: float = 1e-4
-    """Decoupled weight decay (AdamW); 0 gives plain Adam."""
+    """Decoupled weight decay of either optimizer; 0 turns it off."""
     class_weights: bool = False
     """Weight the loss by inverse class frequency (disgust has 436 training faces, happy 7,215)."""
+    soft_labels: str | None = None
+    """ferplus[:WEIGHT]: train towards FER+'s crowd-vote distribution mixed with FER2013's one-hot label,
+    WEIGHT (0..1, default 1) on the votes; faces FER+ has no votes for keep their label. Validation and reports
+    stay on FER2013's own labels."""
+    ferplus_votes: Path | None = None
+    """The FER+ votes CSV aligned to the data's rows (default: ferplus/fer2013plus_votes.csv.gz two folders above
+    --data, as laid out in ../shared/data)."""
+    drop_not_faces: bool = False
+    """With --soft-labels: leave out training faces whose FER+ votes are mostly 'unknown' or 'not a face'."""
+    crop_augment: bool = False
+    """Re-frame half the training faces the way the edge's detectors frame a camera's faces (box scale 0.85-1.2
+    and shift +-8 %, a 28-96 px face resized to 48, some JPEG and blur); training/crop_augment.py."""
     patience: int = 15
     """Early stopping: epochs without a better validation accuracy."""
     seed: int = 1337
@@ -37,15 +57,17 @@ class TrainOptions:
     """A checkpoint (.keras) to continue from; epochs count on from the run's history."""
     init_from: Path | None = None
     """Start from these trained weights with a fresh optimizer and schedule (a warm restart or fine-tuning)."""
-    flip_average: str = "auto"
+    flip_average: Literal["auto", "on", "off"] = "auto"
     """Average each face's probabilities with its mirror image's at inference: on, off, or auto (on when it
     raises PublicTest accuracy). The choice goes into the model's metadata, which the converter and edge follow."""
+    overwrite: bool = False
+    """Replace the run already in --run-dir (without it, fer-train refuses to write over a finished run)."""
     skip_bad_rows: bool = False
     """Skip malformed CSV rows (counted) instead of stopping at the first."""
     max_minutes: float | None = None
     """Stop after the epoch that passes this wall-clock budget (the best checkpoint is kept)."""
-    verbose: int = 1
-    """Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch."""
+    verbose: Literal[0, 1, 2] | None = None
+    """Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch; default: 1 on a terminal, else 2."""
 
     def to_dict(self) -> dict:
         data = asdict(self)

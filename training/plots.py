@@ -17,20 +17,43 @@ def _pyplot():
     return plt
 
 
-def plot_history(history_csv: Path, png: Path) -> Path:
-    """Loss and accuracy per epoch, training against validation."""
+def read_history(history_csv: Path, stage: str = "") -> list[dict]:
+    """The rows of a Keras CSVLogger file (or of a stages file, which has a `stage` column already)."""
     with open(history_csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    epochs = [int(r["epoch"]) + 1 for r in rows]
+    return [{"stage": stage, **row} for row in rows] if stage else rows
+
+
+def kept_epoch(rows: list[dict]) -> int:
+    """Index of the epoch whose weights were kept: the best validation accuracy of the last stage."""
+    last = [i for i, row in enumerate(rows) if row["stage"] == rows[-1]["stage"]]
+    return max(last, key=lambda i: float(rows[i]["val_accuracy"]))
+
+
+def plot_history(rows: list[dict], png: Path) -> Path:
+    """Loss and accuracy per epoch, training against validation, over every stage (warm restarts) of a model.
+
+    Stage boundaries are dotted lines; the epoch the model was kept from (best validation accuracy of the last
+    stage) is a star.
+    """
+    epochs = np.arange(1, len(rows) + 1)
+    stages = [r["stage"] for r in rows]
+    best = kept_epoch(rows)
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, [float(r[metric]) for r in rows], label="training")
-        ax.plot(epochs, [float(r["val_" + metric]) for r in rows], label="validation (PublicTest)")
-        ax.set_xlabel("epoch")
+        ax.plot(epochs, [float(r[metric]) for r in rows], marker=".", label="training")
+        validation = [float(r["val_" + metric]) for r in rows]
+        ax.plot(epochs, validation, marker=".", label="validation (PublicTest)")
+        ax.plot(epochs[best], validation[best], marker="*", markersize=14, color="crimson", linestyle="none",
+                label=f"kept: epoch {best + 1}, val accuracy {float(rows[best]['val_accuracy']):.4f}")
+        for i in range(1, len(rows)):
+            if stages[i] != stages[i - 1]:
+                ax.axvline(i + 0.5, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel("epoch (all stages)" if len(set(stages)) > 1 else "epoch")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)

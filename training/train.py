@@ -6,59 +6,88 @@ import csv
 import logging
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from edge.errors import FerEdgeError
 from edge.labels import EMOTIONS, NUM_CLASSES
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
 from edge.preprocess import to_model_input
+from training.batches import TrainingBatches
+from training.crop_augment import CropAugment
 from training.data import Fer2013, load_fer2013
 from training.evaluate import keras_probabilities
 from training.options import TrainOptions
-from training.plots import plot_history
+from training.plots import plot_history, read_history
 from training.report import write_dataset_analysis, write_evaluation
+from training.soft_labels import SoftLabelSpec, default_votes_path, load_votes, soft_targets
 
 logger = logging.getLogger(__name__)
+
+class RunDirError(FerEdgeError, FileExistsError):
+    """A run directory that already holds a run."""
+
 
 BEST_MODEL = "model.keras"
 LAST_CHECKPOINT = "last.keras"
 HISTORY = "history.csv"
+STAGE_HISTORY = "history_stages.csv"
 
 
 def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
     """Train, keep the best epoch on PublicTest, evaluate it on PrivateTest; returns the metadata dict."""
     import keras
 
-    run_dir = Path(options.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = prepare_run_dir(options)
     keras.utils.set_random_seed(options.seed)
     data = data or load_fer2013(options.data, options.skip_bad_rows)
     write_dataset_analysis(run_dir, data.class_counts())
-    x_train, y_train = data.split("Training")
+    x_train, targets, labels = training_targets(options, data)
     x_val, y_val = data.split("PublicTest")
-    logger.info("%d training faces, %d validation (PublicTest)", len(y_train), len(y_val))
+    logger.info("%d training faces, %d validation (PublicTest)", len(x_train), len(y_val))
 
-    steps_per_epoch = int(np.ceil(len(y_train) / options.batch_size))
-    model, initial_epoch = _model_to_train(options, steps_per_epoch)
+    batches = TrainingBatches(
+        x_train, targets, options.batch_size, options.seed,
+        class_weights=_class_weights(labels) if options.class_weights else None,
+        crop_augment=CropAugment() if options.crop_augment else None,
+    )
+    model, initial_epoch = _model_to_train(options, len(batches))
     started = time.monotonic()
     model.fit(
-        to_model_input(x_train),
-        y_train,
-        batch_size=options.batch_size,
+        batches,
         epochs=options.epochs,
         initial_epoch=initial_epoch,
-        validation_data=(to_model_input(x_val), y_val),
-        class_weight=_class_weights(y_train) if options.class_weights else None,
+        validation_data=(to_model_input(x_val), one_hot(y_val)),
         callbacks=_callbacks(options, run_dir, started),
-        shuffle=True,
-        verbose=options.verbose,
+        verbose=keras_verbosity(options.verbose),
     )
     training_seconds = time.monotonic() - started
     best = keras.models.load_model(run_dir / BEST_MODEL, compile=False)
-    plot_history(run_dir / HISTORY, run_dir / "training_curves.png")
+    plot_history(write_stage_history(options, run_dir), run_dir / "training_curves.png")
     return _finish(options, data, best, run_dir, training_seconds)
+
+
+def prepare_run_dir(options: TrainOptions) -> Path:
+    """The run directory, created; an earlier run in it is refused unless resumed or explicitly overwritten."""
+    run_dir = Path(options.run_dir)
+    earlier = [name for name in (BEST_MODEL, LAST_CHECKPOINT, HISTORY) if (run_dir / name).exists()]
+    if earlier and not options.resume and not options.overwrite:
+        raise RunDirError(
+            f"{run_dir} already holds a run ({', '.join(earlier)}): --resume {run_dir / LAST_CHECKPOINT} continues it, "
+            "--overwrite replaces it, or choose another --run-dir"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def keras_verbosity(verbose: int | None) -> int:
+    """Keras' progress output: as asked, else a progress bar on a terminal and one line per epoch in a log."""
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _model_to_train(options: TrainOptions, steps_per_epoch: int):
@@ -75,15 +104,42 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
     if options.init_from:
         model.load_weights(options.init_from)
         logger.info("starting from the weights of %s", options.init_from)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            learning_rate=_learning_rate(options, steps_per_epoch), weight_decay=options.weight_decay
-        ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model.compile(optimizer=_optimizer(options, steps_per_epoch), loss="categorical_crossentropy", metrics=["accuracy"])
     logger.info("%s: %s parameters", model.name, f"{model.count_params():,}")
     return model, 0
+
+
+def _optimizer(options: TrainOptions, steps_per_epoch: int):
+    import keras
+
+    rate, decay = _learning_rate(options, steps_per_epoch), options.weight_decay or None
+    if options.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=options.momentum, nesterov=True, weight_decay=decay)
+    if options.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=options.weight_decay)
+    raise ValueError(f"optimizer {options.optimizer!r} is not one of adamw, sgd")
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+
+def training_targets(options: TrainOptions, data: Fer2013) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training faces, their targets [N, 7] (one-hot, or mixed with FER+ votes) and FER2013 labels."""
+    images, labels = data.split("Training")
+    if not options.soft_labels:
+        return images, one_hot(labels), labels
+    spec = SoftLabelSpec.parse(options.soft_labels)
+    votes = load_votes(options.ferplus_votes or default_votes_path(data.source))
+    rows = data.split_rows("Training")
+    targets = soft_targets(labels, rows, votes, spec.weight)
+    logger.info("soft labels: FER+ votes with weight %.2f (%d of %d faces have votes)",
+                spec.weight, int(votes.has_votes[rows].sum()), len(rows))
+    if options.drop_not_faces:
+        keep = ~votes.not_a_face[rows]
+        logger.info("dropping %d faces FER+ calls unknown or not a face", int((~keep).sum()))
+        images, targets, labels = images[keep], targets[keep], labels[keep]
+    return images, targets, labels
 
 
 def _learning_rate(options: TrainOptions, steps_per_epoch: int):
@@ -137,6 +193,24 @@ def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
     if options.max_minutes:
         callbacks.append(time_budget(options.max_minutes, started))
     return callbacks
+
+
+def write_stage_history(options: TrainOptions, run_dir: Path) -> list[dict]:
+    """history_stages.csv: the epochs of every stage that led to this model (the run --init-from started from,
+    and its own earlier stages), then this run's; returns its rows."""
+    rows = read_history(run_dir / HISTORY, stage=run_dir.name)
+    if options.init_from:
+        earlier = Path(options.init_from).parent
+        if (earlier / STAGE_HISTORY).is_file():
+            rows = read_history(earlier / STAGE_HISTORY) + rows
+        elif (earlier / HISTORY).is_file():
+            rows = read_history(earlier / HISTORY, stage=earlier.name) + rows
+    columns = ["stage", *[c for c in rows[0] if c != "stage"]] if rows else ["stage"]
+    with open(run_dir / STAGE_HISTORY, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
 
 
 def _epochs_done(history: Path) -> int:

@@ -1,0 +1,78 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.classifier import TFLiteEmotionClassifier
+from edge.config import DetectorConfig
+from edge.labels import EMOTIONS
+from test_detector import clip_frame
+from training.eval_cli import main
+from training.photos import agent_faces
+
+
+@pytest.fixture(scope="module")
+def face_photos(tmp_path_factory):
+    """Two photos of a demo-clip face each (cut from a real frame with room around it) and one without a face."""
+    from edge.detector import HaarFaceDetector
+
+    folder = tmp_path_factory.mktemp("photos")
+    frame = clip_frame(55)
+    paths = []
+    for i, (x, y, w, h) in enumerate(HaarFaceDetector(DetectorConfig()).detect(frame)[:2]):
+        paths.append(folder / f"face{i}.jpg")
+        cv2.imwrite(str(paths[-1]), frame[max(0, y - 40) : y + h + 40, max(0, x - 40) : x + w + 40])
+    paths.append(folder / "wall.png")
+    cv2.imwrite(str(paths[-1]), np.full((300, 300), 128, np.uint8))
+    return folder, paths
+
+
+def predicted_labels(model, paths) -> list[str]:
+    faces, _ = agent_faces(paths, DetectorConfig())
+    return [emotion.label for emotion in TFLiteEmotionClassifier(model).classify(faces)]
+
+
+def test_photos_are_scored_through_the_agents_path(tmp_path, tflite_model, face_photos, capsys):
+    folder, paths = face_photos
+    first, second = predicted_labels(tflite_model, paths[:2])
+    wrong = next(label for label in EMOTIONS if label != second)
+    labels = [first, wrong, "happy"]  # right, wrong, and a photo without a face
+    (folder / "labels.csv").write_text("path,label\n" + "".join(f"{p.name},{l}\n" for p, l in zip(paths, labels)))
+    assert main([str(tflite_model), "--photos", str(folder), "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "photos_summary.json").read_text())
+    assert (summary["photos"], summary["faces_found"]) == (3, 2)
+    assert summary["accuracy_all_photos"] == pytest.approx(1 / 3) and summary["accuracy_found_faces"] == 0.5
+    assert summary["missed"] == [str(paths[2])]
+    assert (tmp_path / "photos_confusion.png").is_file() and "faces found in 2 of 3" in capsys.readouterr().out
+
+
+def test_class_folders_label_the_photos(tmp_path, tflite_model, face_photos):
+    _, paths = face_photos
+    (tmp_path / "photos" / "sad").mkdir(parents=True)
+    for path in paths:
+        (tmp_path / "photos" / "sad" / path.name).write_bytes(path.read_bytes())
+    assert main([str(tflite_model), "--photos", str(tmp_path / "photos"), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "photos_report.json").read_text())
+    assert report["samples"] == 2 and report["confusion_matrix"][EMOTIONS.index("sad")] != [0] * 7
+
+
+@pytest.mark.parametrize("row, message", [
+    ("face0.jpg,happyish", "labels.csv: line 2: unknown emotion 'happyish'"),
+    ("gone.jpg,happy", "labels.csv: line 2: .*gone.jpg: no such photo"),
+])
+def test_bad_label_rows_name_the_line(tmp_path, tflite_model, face_photos, capsys, row, message):
+    folder, _ = face_photos
+    listing = tmp_path / "labels.csv"
+    listing.write_text(f"path,label\n{row}\n")
+    (tmp_path / "face0.jpg").write_bytes((folder / "face0.jpg").read_bytes())
+    assert main([str(tflite_model), "--photos", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fer-eval: error: ") and __import__("re").search(message, err) and "Traceback" not in err
+
+
+def test_an_unreadable_photo_is_named(tmp_path, tflite_model, capsys):
+    (tmp_path / "happy").mkdir()
+    (tmp_path / "happy" / "broken.jpg").write_bytes(b"not a jpeg")
+    assert main([str(tflite_model), "--photos", str(tmp_path)]) == 1
+    assert "broken.jpg: not a readable image" in capsys.readouterr().err

@@ -1,0 +1,98 @@
+"""A user's own labelled photos, and the faces the edge agent would take from them.
+
+A folder of photos is labelled either by a `labels.csv` (columns `path,label`, paths relative to the folder) or
+by one sub-folder per class (`happy/*.jpg`, ...). Each photo goes through the agent's own path: grayscale, the
+configured face detector, the agent's crop; the largest face found is the photo's face.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.config import DetectorConfig
+from edge.errors import DataError
+from edge.labels import EMOTIONS, label_index
+from edge.preprocess import crop_face, to_gray
+
+LABELS_FILE = "labels.csv"
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class LabelledPhotos:
+    paths: list[Path]
+    labels: np.ndarray  # int, EMOTIONS order
+
+
+def read_labelled_photos(folder: Path) -> LabelledPhotos:
+    """The photos of `folder` and their labels; DataError naming the file and line of anything unusable."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder of photos")
+    listing = folder / LABELS_FILE
+    photos = _from_labels_csv(listing) if listing.is_file() else _from_class_folders(folder)
+    if not photos.paths:
+        raise DataError(f"{folder}: no photos (expected {LABELS_FILE} with path,label or one sub-folder per class: "
+                        f"{', '.join(EMOTIONS)})")
+    return photos
+
+
+def _from_labels_csv(listing: Path) -> LabelledPhotos:
+    paths, labels = [], []
+    with open(listing, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not {"path", "label"} <= set(reader.fieldnames or []):
+            raise DataError(f"{listing}: line 1: expected the columns path,label, got {reader.fieldnames}")
+        for record in reader:
+            where = f"{listing}: line {reader.line_num}"
+            try:
+                labels.append(label_index(record["label"] or ""))
+            except ValueError as exc:
+                raise DataError(f"{where}: {exc}") from None
+            path = listing.parent / (record["path"] or "").strip()
+            if not path.is_file():
+                raise DataError(f"{where}: {path}: no such photo")
+            paths.append(path)
+    return LabelledPhotos(paths, np.array(labels, np.int64))
+
+
+def _from_class_folders(folder: Path) -> LabelledPhotos:
+    paths, labels = [], []
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        try:
+            label = label_index(class_dir.name)
+        except ValueError as exc:
+            raise DataError(f"{class_dir}: {exc}") from None
+        found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        paths += found
+        labels += [label] * len(found)
+    return LabelledPhotos(paths, np.array(labels, np.int64))
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """A photo as the agent holds a frame: a 2-D uint8 grayscale image."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataError(f"{path}: not a readable image")
+    return to_gray(image)
+
+
+def agent_faces(paths: list[Path], detector_config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(48x48 faces [M, 48, 48] of the photos where a face was found, found bool [N]) the agent's way."""
+    from edge.detector import HaarFaceDetector
+
+    detector = HaarFaceDetector(detector_config)
+    faces, found = [], []
+    for path in paths:
+        gray = read_photo(path)
+        boxes = detector.detect(gray)
+        found.append(bool(boxes))
+        if boxes:
+            faces.append(crop_face(gray, boxes[0], detector_config.margin))
+    return np.array(faces, np.uint8).reshape(-1, 48, 48), np.array(found, bool)
