@@ -56,6 +56,7 @@ def build_metadata(
         preprocessing=parent.preprocessing,
         arch=source.options.arch,
         flip_average=parent.flip_average,
+        framing=parent.framing,
         quantization=quantization,
         input_quantization=input_quantization(model_file),
         source={

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from edge.classifier import TFLiteEmotionClassifier
-from edge.config import DetectorConfig
+from edge.config import DetectorConfig, EdgeConfig
+from edge.framing import Framing
 from edge.labels import EMOTIONS
 from test_detector import clip_frame
 from training.eval_cli import main
@@ -29,7 +30,7 @@ def face_photos(tmp_path_factory):
 
 
 def predicted_labels(model, paths) -> list[str]:
-    faces, _ = agent_faces(paths, DetectorConfig())
+    faces, _ = agent_faces(paths, EdgeConfig(), Framing())
     return [emotion.label for emotion in TFLiteEmotionClassifier(model).classify(faces)]
 
 

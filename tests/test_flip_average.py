@@ -82,16 +82,19 @@ def test_auto_turns_flip_averaging_on_only_when_publictest_gains(tiny_run, tiny_
     assert chosen and scores["publictest_accuracy_flip_averaged"] == 1.0
 
 
-def test_converter_carries_the_choice_and_verifies_with_it(tmp_path, tiny_run, tiny_fer_splits):
+def test_converter_carries_the_choice_and_framing_and_verifies_with_them(tmp_path, tiny_run, tiny_fer_splits):
     from converter.convert import convert
+    from edge.framing import Framing
 
     run = shutil.copytree(tiny_run, tmp_path / "run")
-    metadata = json.loads((run / "metadata.json").read_text()) | {"flip_average": True}
+    framing = {"margin": 0.1, "align": True}
+    metadata = json.loads((run / "metadata.json").read_text()) | {"flip_average": True, "framing": framing}
     (run / "metadata.json").write_text(json.dumps(metadata))
     faces, labels = tiny_fer_splits["PrivateTest"]
     faces = asymmetric(faces)
     result = convert(run, tmp_path / "flip.tflite", faces, labels, "float32", min_agreement=0.0)
     assert read_metadata(result.model_path).flip_average is True
+    assert read_metadata(result.model_path).framing == Framing(0.1, True)
     keras_flip = keras_probabilities(load_keras(run / "model.keras"), faces, flip_average=True)
     assert result.verification.keras_accuracy == pytest.approx(np.mean(keras_flip.argmax(1) == labels))
 

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model", type=Path, help="run directory, model.keras, or a .tflite with its .json sidecar")
     parser.add_argument("--data", type=Path, help="fer2013.csv(.gz) or image-folder tree (default: $FER2013)")
     parser.add_argument("--photos", type=Path, help="instead of FER2013: a folder of your own photos, labelled by a labels.csv (path,label) or one sub-folder per class; each photo goes through the edge agent's own detector, crop and classifier, and the largest face found is scored (a photo without a face counts as wrong)")
-    parser.add_argument("--config", type=Path, help="with --photos: the agent's edge.toml, whose [detector] settings are used (default: the agent's defaults)")
+    parser.add_argument("--config", type=Path, help="with --photos: the agent's edge.toml, whose [detector] settings are used (default: the agent's defaults; FER_EDGE_DETECTOR_* variables apply as for the agent)")
     parser.add_argument("--split", choices=USAGES, default="PrivateTest", help="which Usage rows to evaluate on")
     parser.add_argument("--out", type=Path, help="report directory (default: runs/eval/<model name>/ under the current folder)")
     parser.add_argument("--haar", action="store_true", help="also score the faces as the edge sees them: upscaled onto a canvas, found by the edge's Haar detector and re-cropped (faces Haar misses are counted and left out)")
@@ -103,14 +103,14 @@ def evaluate_photos(model: Path, folder: Path, config: Path | None, out: Path, f
     """Score the photos of `folder` through the agent's detector, crop and classifier; the report's text."""
     import json
 
-    from edge.config import DetectorConfig, load_config
-    from training.evaluate import predict_file
+    from edge.config import load_config
+    from training.evaluate import model_framing, predict_file
     from training.photos import agent_faces, read_labelled_photos
     from training.report import write_evaluation
 
     photos = read_labelled_photos(folder)
-    detector = load_config(config).detector if config else DetectorConfig()
-    faces, found = agent_faces(photos.paths, detector)
+    agent_config = load_config(config)
+    faces, found = agent_faces(photos.paths, agent_config, model_framing(model))
     if not found.any():
         raise DataError(f"{folder}: the detector found no face in any of the {len(photos.paths)} photos")
     probabilities = predict_file(model, faces, flip_average)
@@ -119,7 +119,7 @@ def evaluate_photos(model: Path, folder: Path, config: Path | None, out: Path, f
     summary = {
         "photos": len(photos.paths), "faces_found": int(found.sum()),
         "accuracy_all_photos": correct / len(photos.paths), "accuracy_found_faces": metrics["accuracy"],
-        "macro_f1_found_faces": metrics["macro_f1"], "detector": detector.model_dump(mode="json"),
+        "macro_f1_found_faces": metrics["macro_f1"], "detector": agent_config.detector.model_dump(mode="json"),
         "missed": [str(p) for p, f in zip(photos.paths, found) if not f],
     }
     (out / "photos_summary.json").write_text(json.dumps(summary, indent=2) + "\n")

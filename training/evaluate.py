@@ -62,6 +62,17 @@ def predict_file(model_path: Path, faces: np.ndarray, flip_average: bool | None 
     raise ModelError(f"{model_path}: expected a .keras or .tflite model (or a run directory)")
 
 
+def model_framing(model_path: Path):
+    """The face framing a model file's metadata asks for (edge/framing.py); the default for models without it."""
+    from edge.framing import Framing
+
+    model_path = Path(model_path)
+    try:
+        return read_metadata(model_path).framing
+    except ModelError:
+        return Framing()
+
+
 def _metadata_flip_average(model_path: Path) -> bool:
     try:
         return read_metadata(model_path).flip_average

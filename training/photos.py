@@ -2,7 +2,8 @@
 
 A folder of photos is labelled either by a `labels.csv` (columns `path,label`, paths relative to the folder) or
 by one sub-folder per class (`happy/*.jpg`, ...). Each photo goes through the agent's own path: grayscale, the
-configured face detector, the agent's crop; the largest face found is the photo's face.
+configured face detector (edge/detector.py), the crop the model's framing asks for (edge/framing.py, as the agent
+applies it); the largest face found is the photo's face.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.config import DetectorConfig
+from edge.config import EdgeConfig
 from edge.errors import DataError
+from edge.framing import Framing, frame_face
 from edge.labels import EMOTIONS, label_index
-from edge.preprocess import crop_face, to_gray
+from edge.preprocess import to_gray
 
 LABELS_FILE = "labels.csv"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -74,25 +76,27 @@ def _from_class_folders(folder: Path) -> LabelledPhotos:
 
 
 def read_photo(path: Path) -> np.ndarray:
-    """A photo as the agent holds a frame: a 2-D uint8 grayscale image."""
+    """A photo as a camera hands the agent a frame: a BGR uint8 image."""
     import cv2
 
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise DataError(f"{path}: not a readable image")
-    return to_gray(image)
+    return image
 
 
-def agent_faces(paths: list[Path], detector_config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(48x48 faces [M, 48, 48] of the photos where a face was found, found bool [N]) the agent's way."""
-    from edge.detector import HaarFaceDetector
+def agent_faces(paths: list[Path], config: EdgeConfig, model_framing: Framing) -> tuple[np.ndarray, np.ndarray]:
+    """(48x48 faces [M, 48, 48] of the photos where a face was found, found bool [N]), cut the agent's way."""
+    from edge.agent import face_framing
+    from edge.detector import open_detector
 
-    detector = HaarFaceDetector(detector_config)
+    detector = open_detector(config.detector)
+    framing = face_framing(config, model_framing)
     faces, found = [], []
     for path in paths:
-        gray = read_photo(path)
-        boxes = detector.detect(gray)
-        found.append(bool(boxes))
-        if boxes:
-            faces.append(crop_face(gray, boxes[0], detector_config.margin))
+        image = read_photo(path)
+        located = detector.find(image)
+        found.append(bool(located))
+        if located:
+            faces.append(frame_face(to_gray(image), located[0].box, framing, located[0].landmarks))
     return np.array(faces, np.uint8).reshape(-1, 48, 48), np.array(found, bool)
