@@ -180,9 +180,10 @@ wait_for() {
 }
 
 start_monitor() {
-    "$SOURCE/.venv/bin/python" -m edge.monitor.cli --log-level INFO watch --host 127.0.0.1 --port "$PORT" \
-        --ca-file "$WORK/broker/ca.crt" --cert-file "$WORK/broker/fer-reader.crt" --key-file "$WORK/broker/fer-reader.key" \
-        --username fer-reader --password-file "$WORK/reader-password" --client-id fer-monitor-check \
+    "$SOURCE/.venv/bin/python" -m edge.monitor.cli --log-level INFO watch --mqtt-host 127.0.0.1 --mqtt-port "$PORT" \
+        --mqtt-tls-ca-file "$WORK/broker/ca.crt" --mqtt-tls-cert-file "$WORK/broker/fer-reader.crt" \
+        --mqtt-tls-key-file "$WORK/broker/fer-reader.key" --mqtt-username fer-reader \
+        --mqtt-password-file "$WORK/reader-password" --mqtt-client-id fer-monitor-check \
         --sqlite "$WORK/monitor.db" --jsonl "$WORK/monitor.jsonl" --no-table 2> "$WORK/monitor.log" &
     PIDS+=($!)
     wait_for "fer-monitor to subscribe" "grep -q 'Received SUBSCRIBE from fer-monitor-check' '$WORK/mosquitto.log'"

@@ -21,6 +21,7 @@ NATIVE_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "OPENCV_LOG_LEVEL": "ERROR"}
 VERBOSE_HELP = "also show third-party libraries' start-up messages and INFO logs (TensorFlow, TFLite, OpenCV, MQTT)"
 
 _verbose = False
+_handler: logging.Handler | None = None
 
 
 def under_systemd() -> bool:
@@ -29,18 +30,37 @@ def under_systemd() -> bool:
 
 def configure_logging(level: str | int = "INFO", verbose: bool = False) -> None:
     """Log records at `level` and above to stderr; third-party start-up noise only when `verbose`."""
-    global _verbose
+    global _verbose, _handler
     _verbose = verbose
     fmt = "%(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt if under_systemd() else "%(asctime)s " + fmt, stream=sys.stderr, force=True)
-    threshold = logging.getLogger().getEffectiveLevel()
+    root = logging.getLogger()
+    if _handler is not None:  # configured before (tests call main() many times): replace ours, keep others' handlers
+        root.removeHandler(_handler)
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(logging.Formatter(fmt if under_systemd() else "%(asctime)s " + fmt))
+    root.addHandler(_handler)
+    root.setLevel(level)
+    threshold = root.getEffectiveLevel()
     for name, quiet_level in CHATTY.items():
         logging.getLogger(name).setLevel(threshold if verbose else max(threshold, quiet_level))
+    paho = logging.getLogger("paho")
+    paho.removeFilter(PAHO_FILTER)
     if not verbose:
+        paho.addFilter(PAHO_FILTER)
         for variable, value in NATIVE_QUIET.items():
             os.environ.setdefault(variable, value)
         if "cv2" in sys.modules:  # imported before us: its environment variable was read already
             sys.modules["cv2"].utils.logging.setLogLevel(sys.modules["cv2"].utils.logging.LOG_LEVEL_ERROR)
+
+
+class PahoReconnectNoise(logging.Filter):
+    """paho 2.2 logs "Client is not connected" as an ERROR on every retry while it reconnects; we log the cause once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Client is not connected")
+
+
+PAHO_FILTER = PahoReconnectNoise()
 
 
 def verbose() -> bool:

@@ -38,7 +38,7 @@ def publish_after_subscription(broker, client_id: str, messages: list[tuple[str,
 
 
 def watch(broker, tmp_path, *extra: str) -> int:
-    return main(["watch", "--port", str(broker.port), "--host", broker.host, "--client-id", "monitor-under-test",
+    return main(["watch", "--mqtt-port", str(broker.port), "--mqtt-host", broker.host, "--mqtt-client-id", "monitor-under-test",
                  "--sqlite", str(tmp_path / "m.db"), "--jsonl", str(tmp_path / "m.jsonl"), "--no-table", *extra])
 
 
@@ -121,9 +121,10 @@ def test_report_plots_a_png(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["watch", "--port", "70000"], "--port"),
-    (["watch", "--ca-file", "/no/such/ca.crt"], "--ca-file /no/such/ca.crt"),
-    (["watch", "--password-file", "/no/such/file", "--username", "u"], "/no/such/file"),
+    (["watch", "--mqtt-port", "70000"], "--mqtt-port: field 'mqtt.port': Input should be less than or equal to 65535"),
+    (["watch", "--mqtt-topic-prefix", "a/#"], "--mqtt-topic-prefix: field 'mqtt.topic_prefix'"),
+    (["watch", "--mqtt-tls-ca-file", "/no/such/ca.crt"], "--mqtt-tls-ca-file /no/such/ca.crt: no such file"),
+    (["watch", "--mqtt-password-file", "/no/such/file", "--mqtt-username", "u"], "/no/such/file"),
     (["report", "/no/such.db", "-o", "x.png"], "/no/such.db"),
 ])
 def test_bad_input_is_one_error_line(argv, message, capsys):
@@ -136,7 +137,49 @@ def test_refused_connection_is_an_error(tmp_path, capsys):
     port = free_port()
     locked = Broker(tmp_path, port=port, extra_config=f"listener {port} 127.0.0.1\nallow_anonymous false\n").start()
     try:
-        assert main(["watch", "--port", str(locked.port), "--host", locked.host, "--duration", "5", "--no-table"]) == 1
+        argv = ["watch", "--mqtt-port", str(locked.port), "--mqtt-host", locked.host, "--duration", "5", "--no-table"]
+        assert main(argv) == 1
     finally:
         locked.stop()
-    assert "refused the connection" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"fer-monitor: error: cannot connect to 127.0.0.1:{port}: the broker refused the connection: " in err
+    assert "check --mqtt-username" in err
+
+
+def watch_nothing(*flags: str) -> int:
+    return main(["watch", *flags, "--duration", "1.5", "--no-table"])
+
+
+def test_nothing_listening_is_named_once_and_exits_1(capsys):
+    port = free_port()
+    assert watch_nothing("--mqtt-host", "127.0.0.1", "--mqtt-port", str(port)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"fer-monitor: error: never connected to 127.0.0.1:{port}: connection refused (is the broker " \
+        "running, and on this port?)"
+    assert len(err) == 2 and "retrying" in err[0] and "Client is not connected" not in "".join(err)
+
+
+def test_an_unknown_host_is_a_dns_error(capsys):
+    assert watch_nothing("--mqtt-host", "no-such-host.invalid") == 1
+    assert "never connected to no-such-host.invalid:1883: cannot resolve the host name" in capsys.readouterr().err
+
+
+def test_tls_to_a_plain_port_is_a_tls_error_at_once(broker, capsys):
+    started = time.monotonic()
+    assert main(["watch", "--mqtt-host", broker.host, "--mqtt-port", str(broker.port), "--mqtt-tls-enabled", "true",
+                 "--duration", "10", "--no-table"]) == 1
+    assert time.monotonic() - started < 5  # no retrying what cannot work
+    assert f"cannot connect to 127.0.0.1:{broker.port}: TLS handshake failed" in capsys.readouterr().err
+
+
+def test_watch_flags_are_the_agents_mqtt_flags():
+    from edge.cli import build_parser as agent_parser
+    from edge.monitor.cli import build_parser
+
+    def flags(parser, verb):
+        sub = next(a for a in parser._actions if a.dest == "verb").choices[verb]
+        return {o for a in sub._actions for o in a.option_strings if o.startswith("--mqtt-")}
+
+    agent, monitor = flags(agent_parser(), "run"), flags(build_parser(), "watch")
+    assert "--mqtt-topic-prefix" in monitor and monitor <= agent
+    assert agent - monitor == set()  # every agent broker flag (the password is never a flag)

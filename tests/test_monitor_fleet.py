@@ -37,10 +37,25 @@ def test_online_device_turns_stale_after_three_missed_health_reports():
     fleet = Fleet()
     feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH, expire_after=3 * 60), at=100.0)
     assert render(fleet, now=279.0, color=False).splitlines()[1].split()[1] == "online"
-    assert render(fleet, now=281.0, color=False).splitlines()[1].split()[1] == "stale"
+    assert render(fleet, now=281.0, color=False).splitlines()[1].split()[1:4] == ["stale", "-", "-"]
 
 
 def test_retained_status_sent_long_ago_is_stale_at_once():
     fleet = Fleet()
     feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH, expire_after=180), at=10_000.0)
     assert fleet.devices["pi-01"].shown_state(now=10_001.0) == "stale"
+
+
+def test_an_offline_device_keeps_no_stale_figures():
+    fleet = Fleet()
+    feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH))
+    feed(fleet, "fer/pi-01/status", status("pi-01", "offline", 110), at=110.0)
+    device = fleet.devices["pi-01"]
+    assert (device.state, device.fps, device.queue) == ("offline", None, None)
+    row = render(fleet, now=110.0, color=False).splitlines()[1].split()
+    assert row[:4] == ["pi-01", "offline", "-", "-"]
+
+
+def test_every_emotion_column_has_its_whole_name():
+    header = render(Fleet(), color=False).splitlines()[0].split()
+    assert header[-7:] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

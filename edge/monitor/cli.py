@@ -15,16 +15,21 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge import __version__
-from edge.config import MqttConfig, TlsConfig, read_password
+from edge.cli import value_name
+from edge.config import EdgeConfig, MqttConfig, apply_override, describe_errors, flag_name, iter_settings, read_password
 from edge.errors import ConfigError, FerEdgeError, run_guarded
+from edge.logs import VERBOSE_HELP, configure_logging
 from edge.monitor.fleet import Fleet, render
 from edge.monitor.store import JsonlLog, Seen, SqliteStore
 from edge.monitor.subscriber import Subscriber
 
 PROG = "fer-monitor"
 PASSWORD_ENV = "FER_MONITOR_PASSWORD"
-FLAGS = {"host": "--host", "port": "--port", "topic_prefix": "--prefix", "username": "--username",
-         "client_id": "--client-id", "ca_file": "--ca-file", "cert_file": "--cert-file", "key_file": "--key-file"}
+MQTT = ("mqtt",)
+# what the monitor does differently from the agent, added to the [mqtt] field's own description
+MONITOR_NOTES = {("client_id",): "fer-monitor's default: fer-monitor-<pid>.", ("topic_prefix",): "Subscribes to <prefix>/#.",
+                 ("qos",): "fer-monitor subscribes at this QoS."}
+TLS_FILES = (("tls", "ca_file"), ("tls", "cert_file"), ("tls", "key_file"))
 
 logger = logging.getLogger(PROG)
 
@@ -38,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging threshold on stderr (default: WARNING)")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="{watch,report}")
     add_watch(verbs.add_parser("watch", help="subscribe to <prefix>/# and show, log and store what arrives",
                                description="Subscribe to <prefix>/# and show, log and store what the fleet sends. "
@@ -49,19 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def broker_settings():
+    """(path in MqttConfig, field) of each broker setting the monitor takes as a flag: all but the password."""
+    return [(path, info) for path, info in iter_settings(MqttConfig) if "SecretStr" not in str(info.annotation)]
+
+
 def add_watch(parser: argparse.ArgumentParser) -> None:
-    broker = parser.add_argument_group("broker (the same settings as the agent's [mqtt] section)")
-    broker.add_argument("--host", default="localhost", help="broker host name or address (default: localhost)")
-    broker.add_argument("--port", type=int, default=1883, help="broker port; 8883 is the usual TLS port (default: 1883)")
-    broker.add_argument("--prefix", default="fer", help="topic prefix; subscribes to PREFIX/# (default: fer)")
-    broker.add_argument("--client-id", help="MQTT client id (default: fer-monitor-<pid>)")
-    broker.add_argument("--username", help="broker user name, e.g. a reader account")
-    broker.add_argument("--password-file", type=Path,
-                        help=f"file whose first line is the password (or set {PASSWORD_ENV})")
-    broker.add_argument("--tls", action="store_true", help="use TLS with the system CAs (implied by --ca-file)")
-    broker.add_argument("--ca-file", type=Path, help="CA certificate that signed the broker's; turns TLS on")
-    broker.add_argument("--cert-file", type=Path, help="client certificate, for brokers that require one")
-    broker.add_argument("--key-file", type=Path, help="private key of --cert-file")
+    broker = parser.add_argument_group(
+        "broker (the agent's [mqtt] settings, under the same flag names as `fer-edge run`; "
+        f"the password from --mqtt-password-file or {PASSWORD_ENV})"
+    )
+    for path, info in broker_settings():
+        default = info.get_default(call_default_factory=True)
+        note = " " + MONITOR_NOTES[path] if path in MONITOR_NOTES else ""
+        shown = "" if default is None else f" (default: {default})"
+        broker.add_argument(flag_name(MQTT + path), dest="mqtt:" + ".".join(path), metavar=value_name(info.annotation),
+                            help=f"{info.description}{note}{shown}")
     output = parser.add_argument_group("output")
     output.add_argument("--jsonl", type=Path, help="append every new message to this JSON Lines file")
     output.add_argument("--sqlite", type=Path,
@@ -79,22 +88,23 @@ def add_report(parser: argparse.ArgumentParser) -> None:
 
 
 def mqtt_config(args: argparse.Namespace) -> MqttConfig:
-    """The broker settings as the agent's MqttConfig, so both validate and connect the same way."""
-    password = os.environ.get(PASSWORD_ENV)
+    """The broker settings validated as the agent's [mqtt] section, so both check and connect the same way."""
+    given = {tuple(k.removeprefix("mqtt:").split(".")): v for k, v in vars(args).items()
+             if k.startswith("mqtt:") and v is not None}
+    data: dict = {}
+    for path, value in given.items():
+        apply_override(data, path, value)
+    if os.environ.get(PASSWORD_ENV) is not None:
+        data["password"] = os.environ[PASSWORD_ENV]
     try:
-        config = MqttConfig(
-            host=args.host, port=args.port, topic_prefix=args.prefix, username=args.username,
-            client_id=args.client_id, password=password, password_file=args.password_file,
-            tls=TlsConfig(enabled=args.tls, ca_file=args.ca_file, cert_file=args.cert_file, key_file=args.key_file),
-        )
+        config = EdgeConfig.model_validate({"mqtt": data}).mqtt
     except ValidationError as exc:
-        first = exc.errors()[0]
-        flag = FLAGS.get(str(first["loc"][-1]), str(first["loc"][-1]))
-        raise ConfigError(f"{flag}: {first['msg']} (got {first['input']!r})") from None
-    for flag, path in (("--ca-file", args.ca_file), ("--cert-file", args.cert_file), ("--key-file", args.key_file)):
-        if path is not None and not path.is_file():
-            raise ConfigError(f"{flag} {path}: no such file")
-    return read_password(config, "--password-file")
+        origins = {MQTT + path: flag_name(MQTT + path) for path in given} | {MQTT + ("password",): PASSWORD_ENV}
+        raise ConfigError(describe_errors(exc, PROG, origins)[0]) from None
+    for path in TLS_FILES:
+        if path in given and not Path(given[path]).is_file():
+            raise ConfigError(f"{flag_name(MQTT + path)} {given[path]}: no such file")
+    return read_password(config, flag_name(MQTT + ("password_file",)))
 
 
 def open_outputs(args: argparse.Namespace) -> list:
@@ -118,7 +128,7 @@ def watch(args: argparse.Namespace) -> int:
     table = sys.stdout.isatty() if args.table is None else args.table
     color = sys.stdout.isatty()
     outputs = open_outputs(args)
-    subscriber = Subscriber(config, args.client_id or f"{PROG}-{os.getpid()}")
+    subscriber = Subscriber(config, config.client_id or f"{PROG}-{os.getpid()}")
     fleet, seen, duplicates = Fleet(), Seen(), 0
     stop = threading.Event()
     previous = stop_on_signals(stop)
@@ -128,7 +138,7 @@ def watch(args: argparse.Namespace) -> int:
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             if subscriber.refused:
-                raise MonitorError(f"broker {config.host}:{config.port} refused the connection: {subscriber.refused}")
+                raise MonitorError(f"cannot connect to {subscriber.address}: {subscriber.refused}")
             duplicates += drain(subscriber.records, seen, fleet, outputs, wait=0.2)
             if table and color and time.monotonic() >= next_draw:
                 sys.stdout.write(render(fleet))
@@ -141,6 +151,8 @@ def watch(args: argparse.Namespace) -> int:
             output.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not subscriber.connected_once.is_set():
+        raise MonitorError(f"never connected to {subscriber.address}: {subscriber.failure or 'no answer yet'}")
     if table:
         sys.stdout.write(render(fleet, color=color))
     print(f"{PROG}: {fleet.messages} messages from {len(fleet.devices)} devices, {duplicates} duplicates dropped, "
@@ -179,7 +191,7 @@ def report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, verbose=args.verbose)
     return run_guarded(PROG, lambda: watch(args) if args.verb == "watch" else report(args))
 
 

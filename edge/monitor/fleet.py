@@ -11,6 +11,7 @@ from edge.labels import EMOTIONS
 from edge.monitor.records import Record
 
 CLEAR = "\x1b[H\x1b[2J"
+COUNT_WIDTH = max(len(name) for name in EMOTIONS)  # each emotion's column fits its whole name (surprise)
 BOLD, DIM, RED, GREEN, RESET = "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
 
 
@@ -48,9 +49,10 @@ class Fleet:
         if record.kind == "status":
             device.state = str(record.payload.get("state", device.state))
             device.expires_at = expiry(record)
+            # an offline device (its goodbye, or its Last Will) sends no health: its old figures no longer hold
             health = record.payload.get("health") or {}
-            device.fps = health.get("fps", device.fps)
-            device.queue = health.get("queue_depth", device.queue)
+            device.fps = health.get("fps")
+            device.queue = health.get("queue_depth")
         elif record.kind == "emotion" and record.label:
             device.faces += 1
             device.counts[record.label] += 1
@@ -80,7 +82,7 @@ def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
     now = time.time() if now is None else now
     style = (lambda code, text: f"{code}{text}{RESET}") if color else (lambda code, text: text)
     header = f"{'device':<18}{'state':<9}{'fps':>5}{'queue':>7}  {'last emotion':<20}{'seen':>7}{'events':>8}{'faces':>7}  " + " ".join(
-        f"{name[:7]:>7}" for name in EMOTIONS
+        f"{name:>{COUNT_WIDTH}}" for name in EMOTIONS
     )
     lines = [style(BOLD, header)]
     for name in sorted(fleet.devices):
@@ -89,9 +91,10 @@ def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
         state = style(GREEN if shown == "online" else RED, f"{shown:<9}")
         last = device.last_label + (f" {device.last_confidence:.2f}" if device.last_confidence is not None else "")
         seen = f"{now - device.last_seen:.0f}s" if device.last_seen else "-"
-        fps = f"{device.fps:.1f}" if device.fps is not None else "-"
-        queue = str(device.queue) if device.queue is not None else "-"
-        counts = " ".join(f"{device.counts[label]:>7}" for label in EMOTIONS)
+        current = shown == "online"  # a stale device's last figures are not today's
+        fps = f"{device.fps:.1f}" if device.fps is not None and current else "-"
+        queue = str(device.queue) if device.queue is not None and current else "-"
+        counts = " ".join(f"{device.counts[label]:>{COUNT_WIDTH}}" for label in EMOTIONS)
         lines.append(f"{name[:17]:<18}{state}{fps:>5}{queue:>7}  {last:<20}{seen:>7}{device.events:>8}{device.faces:>7}  {counts}")
     if not fleet.devices:
         lines.append(style(DIM, "waiting for messages..."))
