@@ -29,12 +29,13 @@ def test_two_epoch_run_writes_every_artifact(tmp_path, tiny_fer_csv, capsys):
     assert "PrivateTest accuracy" in capsys.readouterr().out
 
 
-def test_resume_continues_the_history(tmp_path, tiny_fer_csv):
+def test_resume_continues_a_cut_run(tmp_path, tiny_fer_csv):
     run = tmp_path / "run"
-    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), *TINY_FLAGS]
-    assert main([*flags, "--epochs", "1"]) == 0
-    assert main([*flags, "--epochs", "2", "--resume", str(run / "last.keras")]) == 0
-    assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 2
+    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "3", *TINY_FLAGS]
+    assert main([*flags, "--max-minutes", "0.0001"]) == 0  # the time budget cuts it after its first epoch
+    assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 1
+    assert main([*flags, "--resume", str(run / "last.keras")]) == 0
+    assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 3
 
 
 def test_init_from_starts_at_the_given_weights(tmp_path, tiny_fer_csv):
