@@ -127,12 +127,15 @@ class Agent:
             "errors": self.counters.errors,
         }
 
-    def connect_messages(self) -> list[tuple[str, dict[str, Any]]]:
-        """What to publish, retained, on every connect: online, then Home Assistant discovery."""
+    def connect_messages(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """What to publish, retained, on every connect: online, then Home Assistant discovery (None: clear it)."""
         messages = [(self.topics.status, self._status("online", self.health()))]
         ha = self.config.homeassistant
         if ha.enabled:
-            messages += discovery_messages(self.topics, self.classifier.model_id, ha.discovery_prefix)
+            stale_after = STALE_AFTER_REPORTS * self.config.publish.health_seconds
+            messages += discovery_messages(
+                self.topics, self.classifier.model_id, ha.discovery_prefix, stale_after, ha.emotion_expire_seconds
+            )
         return messages
 
     def offline_message(self) -> tuple[str, dict[str, Any]]:

@@ -53,6 +53,11 @@ class OpenCVSource:
         self._capture = capture
         self._started, self._position = None, 0
 
+    @property
+    def position(self) -> int:
+        """How many frames of a file were read or skipped so far: the index of the next one."""
+        return self._position
+
     def play_at_own_pace(self, clock=time.monotonic) -> None:
         """Read a video file in real time: the frames the reader has no time for are skipped, as a camera would."""
         self._clock = clock

@@ -180,6 +180,10 @@ class OutboxConfig(Section):
 class HomeAssistantConfig(Section):
     enabled: bool = Field(True, description="Publish Home Assistant MQTT discovery on connect.")
     discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+]+$", description="Home Assistant's discovery prefix.")
+    emotion_expire_seconds: int = Field(
+        300, ge=0, le=86400,
+        description="The emotion sensor turns unavailable this long after the last face (expire_after); 0: never.",
+    )
 
 
 class ModelStoreConfig(Section):

@@ -78,7 +78,7 @@ class MqttPublisher:
         outbox: Outbox,
         client_id: str,
         will: tuple[str, dict[str, Any]],
-        on_connect: Callable[[], list[tuple[str, dict[str, Any]]]],
+        on_connect: Callable[[], list[tuple[str, dict[str, Any] | None]]],
         resend_on: str | None = None,
     ):
         self.config = config
@@ -174,8 +174,8 @@ class MqttPublisher:
             self._announce(client)
 
     def _announce(self, client: mqtt.Client) -> None:
-        for topic, payload in self._on_connect_messages():
-            client.publish(topic, encode(payload), qos=1, retain=True)
+        for topic, payload in self._on_connect_messages():  # a None payload clears a retained topic
+            client.publish(topic, b"" if payload is None else encode(payload), qos=1, retain=True)
 
     def _handle_connect_fail(self, client, userdata) -> None:
         # paho calls this inside its `except OSError:`, so the exception at hand is the reason

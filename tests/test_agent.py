@@ -43,7 +43,7 @@ def drain(client: Client) -> list:
     messages = []
     while not client.messages.empty():
         message = client.next_message()
-        messages.append((message.topic, json.loads(message.payload)))
+        messages.append((message.topic, json.loads(message.payload) if message.payload else None))
     return messages
 
 
@@ -65,7 +65,14 @@ def test_demo_clip_results_reach_a_subscriber_as_documented(broker, tmp_path, tf
     assert [s["state"] for s in by_leaf("/status")][::len(by_leaf("/status")) - 1] == ["online", "offline"]
     assert {s["model_sha256"] for s in by_leaf("/status")} == {file_sha256(tflite_model)}
     assert by_leaf("/status")[0]["expire_after"] == 3 * 60 and by_leaf("/status")[0]["health"]["refused"] == 0
-    assert "homeassistant/sensor/fer_cam1/emotion/config" in [t for t, _ in messages]
+    old, new = "homeassistant/sensor/fer_cam1/emotion/config", "homeassistant/device/fer_cam1/config"
+    discovery = [(t, p) for t, p in messages if t.startswith("homeassistant/")]
+    assert discovery[0] == (old, {"migrate_discovery": True}) and discovery[1][0] == new and discovery[2] == (old, None)
+    later = Client(broker, "later")  # what Home Assistant finds retained when it starts
+    assert later.wait_connected()
+    later.subscribe("homeassistant/#")
+    time.sleep(0.3)
+    assert [t for t, _ in drain(later)] == [new]
     assert "image" not in by_leaf("/emotion")[0]
 
 

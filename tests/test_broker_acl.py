@@ -138,7 +138,8 @@ def test_device_cannot_write_under_another_device(connect):
 
 
 def discovery_topic(device_id: str) -> str:
-    return discovery_messages(Topics("fer", device_id), "model")[0][0]
+    """The device-based discovery topic (the others in discovery_messages clear the old per-entity ones)."""
+    return next(t for t, _ in discovery_messages(Topics("fer", device_id), "model") if "/device/" in t)
 
 
 def test_device_writes_only_its_own_discovery_config(connect):
@@ -186,7 +187,8 @@ def test_agent_publisher_over_tls(tls_broker, connect, tmp_path):
     publisher = agent_publisher(tls_broker, tmp_path, "pi-01", "pi-01", lambda: discovery_messages(topics, "m"))
     publisher.start()
     try:
-        assert reader.next_message().topic == discovery_topic("pi-01")
+        migrate, discovery, clear = (reader.next_message() for _ in range(3))
+        assert discovery.topic == discovery_topic("pi-01") and migrate.topic == clear.topic and clear.payload == b""
         publisher.publish(topics.emotion, {"id": "e1", "label": "happy"})
         assert publisher.flush(5)
         assert reader.next_message().topic == topics.emotion

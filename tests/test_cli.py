@@ -61,7 +61,7 @@ def test_demo_prints_what_the_subscriber_receives(short_clip, tflite_model, caps
     assert main(["demo", "--model", str(tflite_model), "--clip", str(short_clip)]) == 0
     out = capsys.readouterr().out
     assert "fer/demo/emotion" in out and "fer/demo/event" in out and "received" in out
-    assert "homeassistant/sensor/fer_demo/emotion/config" in out
+    assert "homeassistant/device/fer_demo/config" in out
 
 
 def test_demo_without_mosquitto_runs_amqtt_and_judges_each_face(no_mosquitto, labelled_short_clip, capsys):

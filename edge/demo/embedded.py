@@ -27,6 +27,7 @@ class EmbeddedBroker:
     """start() serves anonymous clients on 127.0.0.1:`port` until stop(); the same interface as LocalMosquitto."""
 
     host = "127.0.0.1"
+    protocol = "3.1.1"  # amqtt speaks MQTT 3.1.1 only
 
     def __init__(self, port: int | None = None):
         self.port = port or free_port()

@@ -20,14 +20,17 @@ from edge.modelfile import find_model
 
 DEVICE = "demo"
 
-def demo_config(clip: Path, model: Path, host: str, port: int, workdir: Path, discovery: bool) -> EdgeConfig:
+def demo_config(
+    clip: Path, model: Path, host: str, port: int, workdir: Path, discovery: bool, protocol: str | None = None
+) -> EdgeConfig:
     """The agent's settings for the demo: frame differencing on the clip, played at its own 10 fps."""
+    mqtt = {"host": host, "port": port} | ({"protocol": protocol} if protocol else {})
     return EdgeConfig.model_validate({
         "device_id": DEVICE,
         "trigger": {"kind": "motion", "quiet_seconds": 0.5},
         "camera": {"kind": "opencv", "source": str(clip), "fps": 10},
         "classifier": {"model": model},
-        "mqtt": {"host": host, "port": port},
+        "mqtt": mqtt,
         "publish": {"health_seconds": 5},
         "outbox": {"path": workdir / "outbox.sqlite3"},
         "homeassistant": {"enabled": discovery},
@@ -64,7 +67,7 @@ def run_demo(
             try:
                 host, port = parse_broker(broker) if broker else (server.host, server.port)
                 print(f"broker: {server.name if server else 'yours'} on {host}:{port}")
-                counts, scorer = play(clip, model, host, port, Path(tmp), labels, stop, own_broker=server is not None)
+                counts, scorer = play(clip, model, host, port, Path(tmp), labels, stop, server)
             finally:
                 if server is not None:
                     server.stop()
@@ -76,10 +79,11 @@ def run_demo(
         print(scorer.summary())
     return 0 if counts["emotion"] or stop.is_set() else 1
 
-def play(clip: Path, model: Path, host: str, port: int, workdir: Path, labels, stop: threading.Event, own_broker: bool):
+def play(clip: Path, model: Path, host: str, port: int, workdir: Path, labels, stop: threading.Event, server):
     """The agent on the clip until it ends or `stop` is set; (message counts, Scorer or None)."""
-    # no Home Assistant discovery on someone's own broker: a demo device would appear in their Home Assistant
-    config = demo_config(clip, model, host, port, workdir, discovery=own_broker)
+    # no Home Assistant discovery on someone's own broker (`server` None): a demo device would appear there
+    protocol = getattr(server, "protocol", None)
+    config = demo_config(clip, model, host, port, workdir, discovery=server is not None, protocol=protocol)
     agent = assemble(config)
     agent.source = clock = FrameClock(agent.source)
     agent.unsent_note = "%d results were not delivered (the demo's outbox is deleted with it)"

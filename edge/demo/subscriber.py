@@ -30,8 +30,11 @@ def describe(topic: str, payload: dict, true_label=None) -> str:
     if topic.endswith("/status"):
         health = payload.get("health")
         return payload["state"] + (f"  ({health['frames']} frames, {health['queue_depth']} queued)" if health else "")
+    if topic.endswith("/config") and "cmps" in payload:
+        entities = ", ".join(f"{c['p']} {c['name']!r}" for c in payload["cmps"].values() if "name" in c)
+        return f"Home Assistant discovery of device {payload['dev']['name']!r}: {entities}"
     if topic.endswith("/config"):
-        return f"Home Assistant discovery: sensor {payload.get('name')!r} on {payload.get('state_topic')}"
+        return "Home Assistant discovery: " + ("cleared" if payload is None else json.dumps(payload))
     return json.dumps(payload)[:100]
 
 
@@ -66,7 +69,7 @@ class PrintingSubscriber:
 
     def _on_message(self, client, userdata, message) -> None:
         try:
-            payload = json.loads(message.payload)
+            payload = json.loads(message.payload) if message.payload else None
             line = describe(message.topic, payload, self._true_label)
         except (ValueError, KeyError, TypeError):
             line = f"(unreadable) {message.payload[:80]!r}"

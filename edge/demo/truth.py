@@ -37,28 +37,35 @@ def overlap(a: list[int], b: list[int]) -> float:
 
 
 class FrameClock:
-    """Wraps the agent's frame source: notes the wall-clock time each frame was read (the agent's `timestamp`)."""
+    """Wraps the agent's frame source: notes the wall-clock time (the agent's `timestamp`) of each frame read.
+
+    A file plays in real time, skipping the frames the loop has no time for, so a frame's index in the clip is
+    the file source's position, not the count of frames read.
+    """
 
     def __init__(self, source):
         self._source = source
+        self._file = getattr(source, "source", source)  # under edge.camera.Reopening
         self._times: list[float] = []
+        self._indices: list[int] = []
         self._lock = threading.Lock()
 
     def read(self):
         image = self._source.read()
         if image is not None:
             with self._lock:
+                self._indices.append(getattr(self._file, "position", len(self._indices) + 1) - 1)
                 self._times.append(time.time())
         return image
 
     def frame_at(self, timestamp: float, tolerance: float = 0.05) -> int | None:
-        """Index of the frame read closest to `timestamp`, None if none was read within `tolerance` seconds."""
+        """Index in the clip of the frame read closest to `timestamp`; None if none was read within `tolerance` s."""
         with self._lock:
-            times = list(self._times)
+            times, indices = list(self._times), list(self._indices)
         at = bisect.bisect_left(times, timestamp)
         near = [i for i in (at - 1, at) if 0 <= i < len(times)]
         best = min(near, key=lambda i: abs(times[i] - timestamp), default=None)
-        return best if best is not None and abs(times[best] - timestamp) <= tolerance else None
+        return indices[best] if best is not None and abs(times[best] - timestamp) <= tolerance else None
 
     def __getattr__(self, name):
         return getattr(self._source, name)
