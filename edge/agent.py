@@ -172,6 +172,7 @@ class Agent:
         with self.times.time("detect"):
             found, tracks = self._faces(image, event.frames)
         event.add_frame()
+        self.counters.faces_in_frame[len(found)] += 1
         if not found:
             return
         faces = np.stack([frame_face(gray, face.box, self.framing, face.landmarks) for face in found])

@@ -93,6 +93,15 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--flip-average", choices=tuple(FLIP_AVERAGE), default="model",
         help="classify each face's mirror image too and average: as the model's metadata says (model), or on/off",
     )
+    parser.add_argument(
+        "--detector", choices=("haar", "yunet", "both"), default="haar",
+        help="face detector of the pipeline; both: each in turn, side by side with their ratio (default haar)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs per detector over the clip, alternating (default 3)")
+    parser.add_argument(
+        "--every-n-frames", type=int, default=1, metavar="N",
+        help="detect faces in every N-th frame, the tracker carrying them in between (detector.every_n_frames; default 1)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
 
@@ -140,10 +149,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
         configure_logging("INFO", verbose=args.verbose)
         return run_demo(broker=args.broker, model=args.model, clip=args.clip, local=args.local_broker)
-    from edge.bench import run_bench
+    from edge.bench import bench_from_args
 
     configure_logging("WARNING", verbose=args.verbose)
-    return run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average])
+    return bench_from_args(args)
 
 
 def main(argv: list[str] | None = None) -> int:

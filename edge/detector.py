@@ -1,9 +1,11 @@
 """Faces in a frame: OpenCV's Haar cascade or YuNet (cv2.FaceDetectorYN), chosen by `detector.kind`.
 
 Both search the frame shrunk by `working_scale` (detector.downscale, or less where min_face would shrink
-below the smallest face the detector can see), then search again a small copy of the frame padded with a
-border, for faces that fill it (the cascade needs background around a face; YuNet misses faces cut by the
-frame's edge). Boxes come back in full-frame pixels, largest first, in the Haar cascade's framing (a square,
+below the smallest face the detector can see); when that finds nothing, they search again a small copy of
+the frame padded with a border, for a face that fills it (the cascade needs background around a face;
+YuNet misses faces cut by the frame's edge; a frame that a face fills has room for no other). The cascade
+also looks again when its largest face spans half the frame: its window cannot reach past the frame's
+edge, so it draws such faces ~15% too small (measured on ../shared/data/realval). Boxes come back in full-frame pixels, largest first, in the Haar cascade's framing (a square,
 brows to chin) whichever detector found them: YuNet's boxes are mapped onto it (`YUNET_TO_HAAR`), so a model
 trained on Haar crops sees the same crops.
 """
@@ -28,6 +30,7 @@ YUNET_TO_HAAR = {"side": 1.063, "dx": 0.003, "dy": -0.017}
 # the padded second look: the frame shrunk to LARGE_SIDE px on its short side, a border of PAD of that per side;
 # it finds faces of at least LARGE_MIN of the short side
 LARGE_SIDE, PAD, LARGE_MIN = 96, 0.3, 0.4
+HAAR_LOOKS_AGAIN = 0.5  # of the frame's short side
 
 Box = tuple[int, int, int, int]
 
@@ -104,9 +107,10 @@ class HaarFaceDetector:
     def find(self, image: np.ndarray) -> list[Face]:
         gray = to_gray(image)
         faces = [Face(box) for box in self._search(shrink(gray, self.scale), self.scale, 0, self.config.min_face)]
-        padded, scale, border = padded_small(gray)
-        large = max(self.config.min_face, LARGE_MIN * min(gray.shape[:2]))
-        faces += [Face(in_frame(box, gray.shape)) for box in self._search(padded, scale, border, large)]
+        if max((face.box[2] for face in faces), default=gray.shape[0]) >= HAAR_LOOKS_AGAIN * min(gray.shape[:2]):
+            padded, scale, border = padded_small(gray)
+            large = max(self.config.min_face, LARGE_MIN * min(gray.shape[:2]))
+            faces += [Face(in_frame(box, gray.shape)) for box in self._search(padded, scale, border, large)]
         return merge(faces, self.config.max_faces)
 
     def detect(self, image: np.ndarray) -> list[Box]:
@@ -151,15 +155,18 @@ class YuNetFaceDetector:
 
     def find(self, image: np.ndarray) -> list[Face]:
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[:, :, :3]
-        faces = self._search(shrink(bgr, self.scale), self.scale, 0)
-        padded, scale, border = padded_small(bgr)
-        large = LARGE_MIN * min(bgr.shape[:2])
-        faces += [face for face in self._search(padded, scale, border) if face.box[2] >= large]
-        faces = [face for face in faces if face.box[2] >= self.config.min_face]
+        faces = [face for face in self._search(shrink(bgr, self.scale), self.scale, 0) if self._wanted(face)]
+        if not faces:
+            padded, scale, border = padded_small(bgr)
+            large = LARGE_MIN * min(bgr.shape[:2])
+            faces = [face for face in self._search(padded, scale, border) if face.box[2] >= large and self._wanted(face)]
         return merge([Face(in_frame(f.box, bgr.shape), f.landmarks, f.score) for f in faces], self.config.max_faces)
 
     def detect(self, image: np.ndarray) -> list[Box]:
         return [face.box for face in self.find(image)]
+
+    def _wanted(self, face: Face) -> bool:
+        return face.box[2] >= self.config.min_face
 
     def _search(self, bgr: np.ndarray, scale: float, border: int) -> list[Face]:
         size = (bgr.shape[1], bgr.shape[0])

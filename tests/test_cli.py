@@ -103,11 +103,31 @@ def test_ctrl_c_in_a_terminal_stops_the_demo_cleanly_and_quietly(broker):
 
 
 def test_bench_prints_its_table(short_clip, tflite_model):
-    command = [sys.executable, "-m", "edge.bench", str(short_clip), "--model", str(tflite_model), "--flip-average", "on"]
+    command = [sys.executable, "-m", "edge.bench", str(short_clip), "--model", str(tflite_model), "--flip-average", "on",
+               "--detector", "both", "--repeats", "1", "--every-n-frames", "2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "detect" in result.stdout and "frames per second" in result.stdout and "latency" in result.stdout
-    assert "flip-averaged" in result.stdout.splitlines()[0]
+    lines = result.stdout.splitlines()
+    assert "flip-averaged" in lines[0] and "haar" in lines[2] and "yunet" in lines[2]
+    detect = next(line for line in lines if line.startswith("detect"))
+    assert len(detect.split("/")) == 4  # 'median / p95', then a median / p95 for each detector
+    assert "yunet/haar frames per CPU-second" in result.stdout and "capture-to-delivery" in result.stdout
+    assert "Raspberry Pi 4, frames/s" in result.stdout and "Raspberry Pi 5, frames/s" in result.stdout
+    assert "yunet, detecting every 2 frames against every frame: emotion differs for" in result.stdout
+
+
+def test_bench_clip_has_a_face_in_every_frame(tmp_path):
+    from edge.benchclip import main as make_clip
+    from edge.config import DetectorConfig
+    from edge.detector import open_detector
+
+    clip = tmp_path / "bench.avi"
+    assert make_clip([str(clip), "--seconds-each", "0.4", "--fps", "5"]) == 0
+    capture, detector, frames = cv2.VideoCapture(str(clip)), open_detector(DetectorConfig(kind="yunet")), 0
+    while (frame := capture.read()[1]) is not None:
+        frames += 1
+        assert len(detector.find(frame)) == 1
+    assert frames == 6
 
 
 def test_the_bundled_labels_are_what_the_clip_maker_writes(tmp_path):
