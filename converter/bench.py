@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.argparsing import Parser
 from edge.logs import VERBOSE_HELP, configure_logging, quiet_native_stderr
 from edge.errors import FerEdgeError, ModelError, run_guarded
 
@@ -81,7 +82,7 @@ def format_table(name: str, params: int, macs: int, results: dict[str, Measureme
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     add = parser.add_argument
     add("model", type=Path, help="fer-train run directory, or a .keras file in one")
     add("--float32", type=Path, metavar="TFLITE", help="an already converted float32 model (default: convert now)")

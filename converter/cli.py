@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from edge.argparsing import Parser
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.errors import FerEdgeError, run_guarded
 
@@ -31,7 +32,7 @@ def fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Convert a fer-train model to TFLite (float32 unless --int8 or --float16), write its metadata "
         "sidecar (<output stem>.json), and verify it against the Keras model on a test split "

@@ -10,7 +10,6 @@ face in every frame.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -26,6 +25,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from edge.agent import Agent, assemble
+from edge.argparsing import Parser
 from edge.config import EdgeConfig
 from edge.demo.mosquitto import LocalMosquitto
 from edge.detector import YUNET_MODEL, YuNetFaceDetector, iou, working_scale
@@ -323,7 +323,7 @@ def run_bench(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.bench", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m edge.bench", description=__doc__.splitlines()[0])
     from edge.cli import FLIP_AVERAGE, add_bench_arguments
     from edge.logs import configure_logging
 

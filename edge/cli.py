@@ -11,6 +11,7 @@ import typing
 from pathlib import Path
 
 from edge import __version__
+from edge.argparsing import Parser
 from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_config, secret_settings
 from edge.demo import BROKERS
 from edge.errors import run_guarded
@@ -51,7 +52,7 @@ def setting_flags(args: argparse.Namespace) -> dict[tuple[str, ...], str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fer-edge", description=__doc__)
+    parser = Parser(prog="fer-edge", description=__doc__)
     parser.add_argument("--version", action="version", version=f"fer-edge {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True)
     run = verbs.add_parser("run", help="Run the agent until SIGTERM/SIGINT (or until a video file ends).")

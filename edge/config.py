@@ -7,6 +7,7 @@ are derived from this tree, so they cannot drift from it. Secrets are read here,
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
@@ -25,6 +26,7 @@ else:
     import tomli as tomllib
 
 ENV_PREFIX = "FER_EDGE_"
+CREDENTIAL = "mqtt-password"  # systemd credential (LoadCredential= in deploy/fer-edge.service)
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
@@ -68,7 +70,7 @@ class CameraConfig(Section):
         "0", description="opencv: a /dev/video index, a video file or an RTSP/HTTP URL; folder: a directory of images."
     )
     fps: float = Field(
-        5.0, gt=0, le=60,
+        5.0, ge=0.001, le=60,  # under 0.001 the frame interval overflows the clocks it is waited on
         description="Frames read per second during an event; a video file plays in real time at its own rate, "
         "capped by this (frames in between are skipped).",
     )
@@ -155,7 +157,9 @@ class MqttConfig(Section):
     topic_prefix: str = Field("fer", pattern=r"^[^#+/]+(/[^#+/]+)*$", description="Topics are <prefix>/<device_id>/...")
     username: str | None = Field(None, description="Broker user name.")
     password: SecretStr | None = Field(
-        None, description="Broker password: set FER_EDGE_MQTT_PASSWORD or password_file, not this file."
+        None,
+        description="Broker password: FER_EDGE_MQTT_PASSWORD, password_file or the systemd credential "
+        f"'{CREDENTIAL}'; refused in the config file.",
     )
     password_file: Path | None = Field(None, description="File holding the broker password (first line).")
     reconnect_max_seconds: int = Field(60, ge=1, le=3600, description="Longest wait between reconnection attempts.")
@@ -266,6 +270,19 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a TOML text file (byte {exc.start} is not UTF-8)") from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One line per FER_EDGE_* variable that names no setting (a typo would otherwise be ignored)."""
+    known = [env_name(path) for path, _ in iter_settings()]
+    lines = []
+    for name in sorted(n for n in environ if n.startswith(ENV_PREFIX) and n not in known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        lines.append(f"{name}: no such setting{hint}")
+    return lines
 
 
 def collect_overrides(environ: Mapping[str, str], flags: Mapping[Setting, str]) -> dict[Setting, tuple[str, str]]:
@@ -294,22 +311,63 @@ def describe_errors(error: ValidationError, source: str, origins: Mapping[Settin
     for item in error.errors():
         path = tuple(str(p) for p in item["loc"])
         where = origins.get(path, source)
-        message = "unknown setting" if item["type"] == "extra_forbidden" else item["msg"]
+        message = unknown_setting(path) if item["type"] == "extra_forbidden" else item["msg"]
         value = "" if item["type"] == "extra_forbidden" or path in secret_settings() else f" (got {item['input']!r})"
         lines.append(f"{where}: field '{'.'.join(path)}': {message}{value}")
     return lines
 
 
-def read_password(mqtt: MqttConfig, source: str) -> MqttConfig:
-    """Fill mqtt.password from mqtt.password_file when the password is not set otherwise."""
-    if mqtt.password is not None or mqtt.password_file is None:
-        return mqtt
+def unknown_setting(path: Setting) -> str:
+    """'unknown setting', with the closest name among its section's settings when one is close."""
+    section: Any = EdgeConfig
+    for key in path[:-1]:
+        info = getattr(section, "model_fields", {}).get(key)
+        section = info.annotation if info is not None else None
+    names = list(getattr(section, "model_fields", {}))
+    close = difflib.get_close_matches(path[-1], names, n=1)
+    return "unknown setting" + (f"; did you mean '{'.'.join(path[:-1] + (close[0],))}'?" if close else "")
+
+
+def read_secret(path: Path, field: str, source: str) -> str:
+    """The first line of a secret file; ConfigError naming the field (never the secret) when unreadable or empty."""
     try:
-        secret = mqtt.password_file.read_text().splitlines()[0] if mqtt.password_file.stat().st_size else ""
-    except OSError as exc:
-        problem = f"cannot read {mqtt.password_file} ({exc.strerror})"
-        raise ConfigError(f"{source}: field 'mqtt.password_file': {problem}") from None
-    return mqtt.model_copy(update={"password": SecretStr(secret)})
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"cannot read {path} ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})"
+        raise ConfigError(f"{source}: field '{field}': {problem}") from None
+    if not lines or not lines[0].strip():
+        raise ConfigError(f"{source}: field '{field}': {path} is empty; its first line must be the password")
+    return lines[0]
+
+
+def read_password(mqtt: MqttConfig, source: str, environ: Mapping[str, str] | None = None) -> MqttConfig:
+    """Fill mqtt.password from mqtt.password_file, else from the systemd credential `mqtt-password`, if set.
+
+    An empty credential means no password (the installers create it empty for brokers that need none).
+    """
+    if mqtt.password is not None:
+        return mqtt
+    if mqtt.password_file is not None:
+        return mqtt.model_copy(update={"password": SecretStr(read_secret(mqtt.password_file, "mqtt.password_file", source))})
+    environ = os.environ if environ is None else environ
+    credential = Path(environ.get("CREDENTIALS_DIRECTORY", "/nonexistent")) / CREDENTIAL
+    if not credential.is_file() or not credential.read_text().strip():
+        return mqtt
+    return mqtt.model_copy(update={"password": SecretStr(read_secret(credential, "mqtt.password", source))})
+
+
+def refuse_secrets_in_file(data: dict[str, Any], source: str) -> None:
+    """A password written in the TOML is refused: config files get copied, backed up and shown around."""
+    for path in secret_settings():
+        node: Any = data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            name = ".".join(path)
+            raise ConfigError(
+                f"{source}: field '{name}': a password does not belong in the config file; put it in a file of its "
+                f"own (mqtt.password_file) or the service's systemd credential '{CREDENTIAL}' (deploy/README.md)"
+            )
 
 
 def load_config(
@@ -321,6 +379,10 @@ def load_config(
     environ = os.environ if environ is None else environ
     source = str(path) if path else "defaults"
     data = read_toml(Path(path)) if path else {}
+    refuse_secrets_in_file(data, source)
+    problems = unknown_variables(environ)
+    if problems:
+        raise ConfigError("\n".join(problems))
     overrides = collect_overrides(environ, flags or {})
     for setting, (value, _) in overrides.items():
         apply_override(data, setting, value)
@@ -329,4 +391,4 @@ def load_config(
     except ValidationError as exc:
         origins = {setting: where for setting, (_, where) in overrides.items()}
         raise ConfigError("\n".join(describe_errors(exc, source, origins))) from None
-    return config.model_copy(update={"mqtt": read_password(config.mqtt, source)})
+    return config.model_copy(update={"mqtt": read_password(config.mqtt, source, environ)})

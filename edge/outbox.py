@@ -24,6 +24,19 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
+COLUMNS = ("seq", "id", "topic", "payload", "qos", "retain")
+
+
+def check_schema(db: sqlite3.Connection, path: Path) -> None:
+    """ConfigError unless the file is fer-edge's outbox (or was empty): never write into another program's database."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    foreign = sorted(tables - {"outbox", "sqlite_sequence"})
+    columns = tuple(row[1] for row in db.execute("PRAGMA table_info(outbox)"))
+    if foreign or columns != COLUMNS:
+        found = f"tables {', '.join(foreign)}" if foreign else f"an outbox table with columns {', '.join(columns)}"
+        raise ConfigError(f"field 'outbox.path': {path} is not a fer-edge outbox (it holds {found}); give another path")
+
+
 @dataclass(frozen=True)
 class Message:
     """One MQTT message; `id` is the payload's id, `seq` its place in the outbox (0 before it is stored)."""
@@ -52,6 +65,7 @@ class Outbox:
             # FULL: a committed row survives a power cut as well as a killed process.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(SCHEMA)
+            check_schema(self._db, self.path)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"field 'outbox.path': cannot open {self.path} ({exc})") from None
         self._count = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]

@@ -8,13 +8,13 @@ relation on photos where both detectors find one face (edge/detector.py's YUNET_
 
 from __future__ import annotations
 
-import argparse
 import csv
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.argparsing import Parser
 from edge.classifier import TFLiteEmotionClassifier
 from edge.config import DetectorConfig
 from edge.detector import YUNET_TO_HAAR, HaarFaceDetector, YuNetFaceDetector, open_detector
@@ -76,7 +76,7 @@ def box_relation(photos) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.realval", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m edge.realval", description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder with labels.csv and the photos it names")
     parser.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model)")
     parser.add_argument("--detector", choices=("haar", "yunet", "both"), default="both")

@@ -21,7 +21,7 @@ def test_check_config_names_each_bad_field(tmp_path, capsys):
     bad.write_text('[camera]\nfps = -1\n[mqtt]\nhots = "x"\nport = "many"\n')
     assert main(["check-config", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert f"fer-edge: error: {bad}: field 'camera.fps': Input should be greater than 0" in err
+    assert f"fer-edge: error: {bad}: field 'camera.fps': Input should be greater than or equal to 0.001" in err
     assert "field 'mqtt.hots': unknown setting" in err and "field 'mqtt.port'" in err
 
 
@@ -68,3 +68,57 @@ def test_a_missing_yunet_model_is_named_by_check_config(tmp_path, capsys):
     path.write_text(f'[detector]\nkind = "yunet"\nyunet_model = "{tmp_path / "gone.onnx"}"\n')
     assert main(["check-config", str(path)]) == 1
     assert f"{path}: field 'detector.yunet_model': Value error, cannot read the YuNet model file" in capsys.readouterr().err
+
+
+def test_a_binary_config_file_is_one_clear_line(tmp_path, capsys):
+    path = tmp_path / "edge.toml"
+    path.write_bytes(b"\x00\x01\xff\xfe")
+    assert main(["check-config", str(path)]) == 1
+    assert capsys.readouterr().err == f"fer-edge: error: {path}: not a TOML text file (byte 2 is not UTF-8)\n"
+
+
+def test_a_frame_rate_too_small_to_wait_on_is_refused(capsys):
+    assert main(["check-config", "--camera-fps", "1e-300"]) == 1
+    assert "field 'camera.fps': Input should be greater than or equal to 0.001" in capsys.readouterr().err
+
+
+def test_a_password_in_the_config_file_is_refused_and_not_shown(tmp_path):
+    path = tmp_path / "edge.toml"
+    path.write_text('[mqtt]\npassword = "hunter2"\n')
+    with pytest.raises(ConfigError, match="field 'mqtt.password': a password does not belong in the config file") as error:
+        load_config(path, {})
+    assert "hunter2" not in str(error.value)
+
+
+def test_an_empty_password_file_is_refused(tmp_path):
+    (tmp_path / "password").write_text("\n")
+    with pytest.raises(ConfigError, match="field 'mqtt.password_file': .*password is empty"):
+        load_config(None, {}, {("mqtt", "password_file"): str(tmp_path / "password")})
+
+
+def test_the_password_comes_from_the_systemd_credential(tmp_path):
+    (tmp_path / "mqtt-password").write_text("hunter2\n")
+    assert load_config(None, {"CREDENTIALS_DIRECTORY": str(tmp_path)}).mqtt.password.get_secret_value() == "hunter2"
+    (tmp_path / "mqtt-password").write_text("")  # what the installers leave for a broker without passwords
+    assert load_config(None, {"CREDENTIALS_DIRECTORY": str(tmp_path)}).mqtt.password is None
+
+
+def test_a_misspelled_variable_is_refused_with_the_closest_name():
+    with pytest.raises(ConfigError, match="^FER_EDGE_MQTT_HOTS: no such setting; did you mean FER_EDGE_MQTT_HOST\\?$"):
+        load_config(None, {"FER_EDGE_MQTT_HOTS": "broker.lan"})
+
+
+def test_an_unknown_key_is_named_with_the_closest_one(tmp_path):
+    path = tmp_path / "edge.toml"
+    path.write_text('[camera]\nfsp = 5\n')
+    with pytest.raises(ConfigError, match="field 'camera.fsp': unknown setting; did you mean 'camera.fps'\\?"):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize("argv", [["--mqtt-password", "hunter2"], ["--mqtt-password=hunter2"]])
+def test_no_abbreviated_flags_and_no_secret_in_the_error(capsys, argv):
+    with pytest.raises(SystemExit) as exit:
+        main(["check-config", *argv])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "unrecognized arguments: --mqtt-password (values not shown" in err
+    assert "hunter2" not in err

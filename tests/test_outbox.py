@@ -1,3 +1,8 @@
+import sqlite3
+
+import pytest
+
+from edge.errors import ConfigError
 from edge.outbox import Message, Outbox
 
 
@@ -38,3 +43,15 @@ def test_drop_newest_keeps_the_old(tmp_path):
     assert all(outbox.put(message(n)) for n in range(10))
     assert not outbox.put(message(10))
     assert outbox.dropped == 1 and outbox.after(0, 1)[0].id == f"{0:032x}"
+
+
+@pytest.mark.parametrize("schema, found", [
+    ("CREATE TABLE outbox (a INTEGER)", "an outbox table with columns a"),
+    ("CREATE TABLE messages (id TEXT)", "tables messages"),
+])
+def test_another_programs_database_is_refused_untouched(tmp_path, schema, found):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute(schema)
+    with pytest.raises(ConfigError, match=f"field 'outbox.path': {path} is not a fer-edge outbox \\(it holds {found}\\)"):
+        Outbox(path)

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from edge.argparsing import Parser
 from edge.errors import FerEdgeError, run_guarded
 from training.data import FER2013_VARIABLE
 from training.flags import HelpWithDefaults, add_flags, from_args
@@ -19,7 +20,7 @@ PROG = "fer-train"
 
 def build_parser() -> argparse.ArgumentParser:
     """Every flag comes from a field of TrainOptions or ModelOptions, its docstring the help (training/flags.py)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Train a facial-expression model on FER2013. Training rows train, PublicTest selects the best "
         "epoch (validation), PrivateTest is reported. Everything lands in RUN_DIR.",

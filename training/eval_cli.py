@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from edge.argparsing import Parser
 from edge.cli import FLIP_AVERAGE
 from edge.errors import DataError, run_guarded
 from training.cli import configure_logging
@@ -16,7 +17,7 @@ PROG = "fer-eval"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Evaluate a saved model (run directory, .keras, or .tflite through the edge classifier) "
         "on one FER2013 split (--data) or on your own labelled photos (--photos): accuracy, per-class "

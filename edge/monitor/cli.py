@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge import __version__
+from edge.argparsing import Parser
 from edge.cli import value_name
 from edge.config import EdgeConfig, MqttConfig, apply_override, describe_errors, flag_name, iter_settings, read_password
 from edge.errors import ConfigError, FerEdgeError, run_guarded
@@ -39,7 +40,7 @@ class MonitorError(FerEdgeError, RuntimeError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    parser = Parser(prog=PROG, description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging threshold on stderr (default: WARNING)")
