@@ -128,3 +128,26 @@ def tflite_model_float(tmp_path_factory, tiny_run, tiny_fer_splits) -> Path:
     output = tmp_path_factory.mktemp("models") / "tiny_float32.tflite"
     convert(tiny_run, output, faces, labels, "float32", min_agreement=0.0)
     return output
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL for the session (Debian's binaries, temporary data directory); skipped where it can't run."""
+    from postgres import LocalPostgres, PostgresUnavailable
+
+    try:
+        server = LocalPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"no PostgreSQL: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """postgres_server's URL, with an empty messages table."""
+    psycopg = pytest.importorskip("psycopg")
+
+    with psycopg.connect(postgres_server.url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS messages")
+    return postgres_server.url

@@ -183,3 +183,20 @@ def test_watch_flags_are_the_agents_mqtt_flags():
     agent, monitor = flags(agent_parser(), "run"), flags(build_parser(), "watch")
     assert "--mqtt-topic-prefix" in monitor and monitor <= agent
     assert agent - monitor == set()  # every agent broker flag (the password is never a flag)
+
+
+def test_watch_into_postgresql_and_report_from_it(broker, tmp_path, postgres_url):
+    psycopg = pytest.importorskip("psycopg")
+    topics = Topics("fer", "pi-01")
+    happy = face("pi-01", "happy", 1_700_000_000)
+    messages = [(topics.emotion, happy), (topics.emotion, happy), (topics.emotion, face("pi-01", "sad", 1_700_000_060))]
+    sender = publish_after_subscription(broker, "monitor-under-test", messages)
+    assert watch(broker, tmp_path, "--duration", "3", "--store", postgres_url) == 0
+    sender.join()
+    with psycopg.connect(postgres_url) as db:
+        rows = db.execute("SELECT id, kind, label FROM messages ORDER BY label").fetchall()
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        assert rows == db.execute("SELECT id, kind, label FROM messages ORDER BY label").fetchall()
+    assert [label for _, _, label in rows] == ["happy", "sad"]
+    assert main(["report", postgres_url, "-o", str(tmp_path / "pg.png")]) == 0
+    assert (tmp_path / "pg.png").stat().st_size > 10_000

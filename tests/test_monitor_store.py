@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edge.monitor.records import InvalidMessage, parse
-from edge.monitor.store import JsonlLog, Seen, SqliteStore, StoreError, read_emotions
+from edge.monitor.store import JsonlLog, Seen, SqliteStore, StoreError, open_store, read_emotions
 from edge.publisher import encode
 from fleet_messages import face, status
 
@@ -41,8 +41,11 @@ def test_parse_names_what_breaks_the_schema(payload, reason):
 
 def test_sqlite_store_keeps_one_row_per_id(tmp_path):
     store = SqliteStore(tmp_path / "m.db")
-    assert store.add(emotion_record("a1" * 16)) and not store.add(emotion_record("a1" * 16))
-    assert store.add(emotion_record("a2" * 16, "sad"))
+    store.add(emotion_record("a1" * 16))
+    assert store.flush() == 1
+    store.add(emotion_record("a1" * 16))
+    store.add(emotion_record("a2" * 16, "sad"))
+    assert store.flush() == 1
     store.close()
     assert read_emotions(tmp_path / "m.db") == [("pi-01", "2026-01-01T10:00:00.000Z", "happy"),
                                                  ("pi-01", "2026-01-01T10:00:00.000Z", "sad")]
@@ -67,3 +70,40 @@ def test_seen_forgets_the_oldest_beyond_its_size():
     seen = Seen(size=2)
     assert all(seen.add(i) for i in "abc")
     assert seen.add("a") and not seen.add("c")
+
+
+def fleet_records(count: int) -> list:
+    """`count` messages of two devices, every third one re-sent (same id) as after a reconnect."""
+    records = []
+    for n in range(count):
+        payload = face(f"pi-{n % 2}", ["happy", "sad"][n % 2], AT + n) | {"id": f"{n:032x}"}
+        records.append(parse(f"fer/pi-{n % 2}/emotion", encode(payload), "fer", received_at=float(n)))
+        if n % 3 == 0:
+            records.append(records[-1])
+    return records
+
+
+def store_all(store, records, batch: int) -> int:
+    new = 0
+    for start in range(0, len(records), batch):
+        for record in records[start:start + batch]:
+            store.add(record)
+        new += store.flush()
+    return new
+
+
+def test_postgresql_and_sqlite_hold_the_same_rows_duplicates_dropped(tmp_path, postgres_url):
+    records = fleet_records(50)
+    sqlite, postgresql = open_store(tmp_path / "m.db"), open_store(postgres_url)
+    assert store_all(sqlite, records, 7) == store_all(postgresql, records, 7) == 50
+    assert store_all(postgresql, records[:10], 10) == 0  # a restart re-receiving old messages
+    assert sqlite.rows() == postgresql.rows() and len(sqlite.rows()) == 50
+    sqlite.close(), postgresql.close()
+    assert read_emotions(tmp_path / "m.db") == read_emotions(postgres_url)
+
+
+def test_an_unreachable_postgresql_is_named_without_its_password(postgres_server):
+    url = f"postgresql://fer:secret@127.0.0.1:{postgres_server.port}/nosuchdb"
+    with pytest.raises(StoreError, match="cannot connect") as error:
+        open_store(url)
+    assert "secret" not in str(error.value) and "nosuchdb" in str(error.value)

@@ -21,7 +21,7 @@ from edge.config import EdgeConfig, MqttConfig, apply_override, describe_errors,
 from edge.errors import ConfigError, FerEdgeError, run_guarded
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.monitor.fleet import Fleet, render
-from edge.monitor.store import JsonlLog, Seen, SqliteStore
+from edge.monitor.store import JsonlLog, Seen, open_store
 from edge.monitor.subscriber import Subscriber
 
 PROG = "fer-monitor"
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "messages that break the JSON Schemas of edge/schema/ (counted, and logged once per topic)."))
     add_report(verbs.add_parser("report", help="plot the emotions stored in a database over time, per device",
                                 description="Plot each device's share of every emotion over time from a "
-                                "`watch --sqlite` database."))
+                                "`watch --store` database (SQLite or PostgreSQL)."))
     return parser
 
 
@@ -74,8 +74,11 @@ def add_watch(parser: argparse.ArgumentParser) -> None:
                             help=f"{info.description}{note}{shown}")
     output = parser.add_argument_group("output")
     output.add_argument("--jsonl", type=Path, help="append every new message to this JSON Lines file")
-    output.add_argument("--sqlite", type=Path,
-                        help="store every new message in this SQLite database (deduplicated by id; for `report`)")
+    output.add_argument("--store", metavar="PATH|URL",
+                        help="store every new message in this SQLite file or PostgreSQL database "
+                        "(postgresql://user@host:port/dbname; password from the URL or PGPASSWORD), one row per "
+                        "message id, in one transaction per batch; for `report`")
+    output.add_argument("--sqlite", type=Path, metavar="PATH", help="the same as --store PATH")
     output.add_argument("--table", action=argparse.BooleanOptionalAction, default=None,
                         help="live per-device table on stdout (default: on when stdout is a terminal)")
     output.add_argument("--refresh", type=float, default=1.0, help="seconds between table redraws (default: 1)")
@@ -83,7 +86,8 @@ def add_watch(parser: argparse.ArgumentParser) -> None:
 
 
 def add_report(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("database", type=Path, help="SQLite database written by `fer-monitor watch --sqlite`")
+    parser.add_argument("database", metavar="PATH|URL",
+                        help="SQLite file or postgresql:// URL written by `fer-monitor watch --store`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
     parser.add_argument("--title", help="figure title (default: describes the data)")
 
@@ -112,8 +116,9 @@ def open_outputs(args: argparse.Namespace) -> list:
     outputs = []
     if args.jsonl is not None:
         outputs.append(JsonlLog(args.jsonl))
-    if args.sqlite is not None:
-        outputs.append(SqliteStore(args.sqlite))
+    for spec in (args.store, args.sqlite):
+        if spec is not None:
+            outputs.append(open_store(spec))
     return outputs
 
 
@@ -162,12 +167,14 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def drain(records: queue.Queue, seen: Seen, fleet: Fleet, outputs: list, wait: float) -> int:
-    """Move every queued record to the fleet and the outputs; returns how many were duplicates."""
+    """Move every queued record to the fleet and the outputs, flushed as one batch; returns the duplicates."""
     duplicates = 0
     while True:
         try:
             record = records.get(timeout=wait) if wait else records.get_nowait()
         except queue.Empty:
+            for output in outputs:
+                output.flush()
             return duplicates
         wait = 0
         if not seen.add(record.id):

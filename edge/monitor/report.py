@@ -35,7 +35,7 @@ def bin_counts(rows: list[tuple[str, datetime, str]], width: timedelta) -> dict[
     return bins
 
 
-def load_rows(database: Path) -> list[tuple[str, datetime, str]]:
+def load_rows(database: str | Path) -> list[tuple[str, datetime, str]]:
     rows = []
     for device, timestamp, label in read_emotions(database):
         try:
@@ -55,7 +55,7 @@ def plot(database: str | Path, output: str | Path, title: str | None = None) -> 
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    rows = load_rows(Path(database))
+    rows = load_rows(database)
     width = choose_bin([time for _, time, _ in rows])
     bins = bin_counts(rows, width)
     devices = sorted(bins)

@@ -1,4 +1,8 @@
-"""Where the monitor keeps messages: a JSONL log and an SQLite table deduplicated by message id."""
+"""Where the monitor keeps messages: a JSONL log, and a table deduplicated by message id in SQLite or PostgreSQL.
+
+Stores take records with `add` and write them with `flush`, one transaction per batch (the monitor flushes
+after each drain of its queue); `close` flushes what is left.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ CREATE INDEX IF NOT EXISTS messages_device_time ON messages (device, kind, times
 
 
 class StoreError(FerEdgeError, OSError):
-    """A JSONL or SQLite file the monitor cannot open or write; the text names the file."""
+    """A JSONL file or a database the monitor cannot open or write; the text names the file or server."""
 
 
 class Seen:
@@ -60,16 +64,58 @@ class JsonlLog:
         line = {"topic": record.topic, "device": record.device, "kind": record.kind,
                 "received_at": record.received_at, "payload": record.payload}
         self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+    def flush(self) -> int:
         self._file.flush()
+        return 0
 
     def close(self) -> None:
         self._file.close()
 
 
-class SqliteStore:
+COLUMNS = ("id", "device", "kind", "topic", "timestamp", "received_at", "label", "payload")
+EMOTIONS_QUERY = ("SELECT device, timestamp, label FROM messages WHERE kind = 'emotion' AND label IS NOT NULL "
+                  "ORDER BY timestamp")
+
+
+def row(record: Record) -> tuple:
+    """A record as the values of COLUMNS."""
+    return (record.id, record.device, record.kind, record.topic, record.timestamp, record.received_at,
+            record.label, json.dumps(record.payload, separators=(",", ":")))
+
+
+class BatchedStore:
+    """Collects rows from `add`; a subclass writes them in one transaction in `_write` (returns rows new)."""
+
+    max_batch = 1000
+
+    def __init__(self):
+        self._pending: list[tuple] = []
+        self.stored = 0
+
+    def add(self, record: Record) -> None:
+        self._pending.append(row(record))
+        if len(self._pending) >= self.max_batch:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write the pending rows; how many were new (a repeated id is not stored twice)."""
+        if not self._pending:
+            return 0
+        batch, self._pending = self._pending, []
+        new = self._write(batch)
+        self.stored += new
+        return new
+
+    def _write(self, rows: list[tuple]) -> int:
+        raise NotImplementedError
+
+
+class SqliteStore(BatchedStore):
     """Table `messages`, one row per message id (INSERT OR IGNORE): a duplicate is not stored twice."""
 
     def __init__(self, path: str | Path):
+        super().__init__()
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -77,29 +123,52 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open as an SQLite database ({exc})") from None
 
-    def add(self, record: Record) -> bool:
-        """True when the message was new and is now stored."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (record.id, record.device, record.kind, record.topic, record.timestamp, record.received_at,
-             record.label, json.dumps(record.payload, separators=(",", ":"))),
-        )
-        return cursor.rowcount == 1
+    def _write(self, rows: list[tuple]) -> int:
+        before = self._db.total_changes
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot store {len(rows)} messages ({exc})") from None
+        return self._db.total_changes - before
+
+    def rows(self) -> list[tuple]:
+        """Every stored row (COLUMNS), by id."""
+        return self._db.execute("SELECT * FROM messages ORDER BY id").fetchall()
 
     def close(self) -> None:
+        self.flush()
         self._db.close()
 
 
+def is_postgresql(spec: str | Path) -> bool:
+    return str(spec).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(spec: str | Path) -> BatchedStore:
+    """A PostgreSQL store for a postgresql:// URL, else an SQLite file."""
+    if is_postgresql(spec):
+        from edge.monitor.postgres import PostgresStore
+
+        return PostgresStore(str(spec))
+    return SqliteStore(spec)
+
+
 def read_emotions(path: str | Path) -> list[tuple[str, str, str]]:
-    """(device, timestamp, label) of every stored face, oldest first; StoreError if it is no monitor database."""
+    """(device, timestamp, label) of every stored face, oldest first; StoreError if it is no monitor database.
+
+    `path` is an SQLite file or a postgresql:// URL.
+    """
+    if is_postgresql(path):
+        from edge.monitor.postgres import read_emotions as read_postgres
+
+        return read_postgres(str(path))
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"{path}: no such database")
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            return db.execute(
-                "SELECT device, timestamp, label FROM messages WHERE kind = 'emotion' AND label IS NOT NULL "
-                "ORDER BY timestamp"
-            ).fetchall()
+            return db.execute(EMOTIONS_QUERY).fetchall()
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: not a fer-monitor database ({exc})") from None
