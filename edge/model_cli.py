@@ -44,6 +44,8 @@ def add_model_verbs(model: argparse.ArgumentParser, add_setting_flags) -> None:
     status = verbs.add_parser("status", help="Print the store's current and previous model and any rollback.")
     status.add_argument("--expect-sha256", metavar="SHA256",
                         help="exit 1 unless the current model has this sha256 and no rollback is recorded")
+    status.add_argument("--expect-bundle", type=Path, metavar="BUNDLE",
+                        help="exit 1 unless this bundle is the current model and no rollback is recorded")
     add_setting_flags(status)
 
 
@@ -67,7 +69,12 @@ def run_model(args: argparse.Namespace, load_config, setting_flags) -> int:
     config = load_config(args.config, flags=setting_flags(args))
     if verb == "install":
         return install(config, args.bundle, restart=not args.no_restart)
-    return status(config.model_store.path, args.expect_sha256)
+    expected = args.expect_sha256
+    if args.expect_bundle is not None:
+        from edge.bundle import read_bundle
+
+        expected = read_bundle(args.expect_bundle).model_sha256
+    return status(config.model_store.path, expected)
 
 
 def sign(bundle_path: Path, key_path: Path) -> int:

@@ -64,7 +64,9 @@ def target(store: Path, name: str) -> str | None:
 
 def stage(bundle: Bundle, store: Path) -> Path:
     """Write the bundle's files into a staging folder of the store, each fsynced; returns the folder."""
-    store.mkdir(parents=True, exist_ok=True)
+    if not store.exists():
+        store.mkdir(parents=True)
+        give_to_parent_owner(store)
     for stale in store.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(stale)  # an install that died before its rename
     folder = store / (STAGING_PREFIX + bundle.digest[:16])
@@ -76,6 +78,14 @@ def stage(bundle: Bundle, store: Path) -> Path:
             os.fsync(handle.fileno())
     fsync_path(folder)
     return folder
+
+
+def give_to_parent_owner(store: Path) -> None:
+    """A store made by root belongs to whoever owns the folder it is in (the agent's /var/lib/fer-edge), so
+    that the agent can record a rollback and swap the symlinks itself."""
+    if os.geteuid() == 0:
+        parent = store.parent.stat()
+        os.chown(store, parent.st_uid, parent.st_gid)
 
 
 def commit(store: Path, staged: Path) -> str:

@@ -49,17 +49,42 @@ RENDER = """
 """
 
 
-def test_template_renders_a_config_the_agent_accepts(tmp_path):
+def render_config(tmp_path, *extra: str):
     playbook = ANSIBLE / f".render-{tmp_path.name}.yml"  # beside site.yml, so group_vars and roles resolve
     playbook.write_text(RENDER)
     try:
         result = subprocess.run(
             [ansible_tool("ansible-playbook"), "-i", "inventory.example.yml", playbook.name,
-             "-e", f"out={tmp_path / 'edge.toml'}"], cwd=ANSIBLE, capture_output=True, text=True,
+             "-e", f"out={tmp_path / 'edge.toml'}", *extra], cwd=ANSIBLE, capture_output=True, text=True,
         )
     finally:
         playbook.unlink()
     assert result.returncode == 0, result.stdout + result.stderr
-    config = load_config(tmp_path / "edge.toml", environ={"FER_EDGE_MQTT_PASSWORD": "set"})  # no file read
+    return load_config(tmp_path / "edge.toml", environ={"FER_EDGE_MQTT_PASSWORD": "set"})  # no file read
+
+
+def test_template_renders_a_config_the_agent_accepts(tmp_path):
+    config = render_config(tmp_path)
     assert (config.device_id, config.trigger.kind, config.trigger.pir.pin) == ("pi-kitchen", "pir", "GPIO17")
     assert (config.mqtt.username, config.mqtt.port, config.mqtt.tls.ca_file) == ("pi-kitchen", 8883, Path("/etc/fer-edge/ca.crt"))
+    assert config.classifier.model == Path("/usr/share/fer-edge/models/fer2013_cnn_bilstm_int8.tflite")
+
+
+def test_with_a_bundle_the_agent_runs_the_store_and_trusts_the_given_keys(tmp_path):
+    config = render_config(tmp_path, "-e", '{"fer_edge_bundle": "/build/new.bundle", '
+                           '"fer_edge_trusted_keys": ["/keys/release.key.pub"]}')
+    assert config.classifier.model is None and config.model_store.path == Path("/var/lib/fer-edge/models")
+    assert config.model_store.trusted_keys == [Path("/etc/fer-edge/keys/release.key.pub")]
+
+
+def test_a_bundle_goes_through_model_install_and_a_rollback_stops_the_rollout():
+    tasks = yaml.safe_load((ANSIBLE / "roles" / "fer_edge" / "tasks" / "main.yml").read_text())
+    commands = [str(task.get("ansible.builtin.command", "")) for task in tasks]
+    position = lambda text: next(i for i, command in enumerate(commands) if text in command)
+    config = next(i for i, task in enumerate(tasks) if "ansible.builtin.template" in task)
+    restart = next(i for i, task in enumerate(tasks) if task.get("ansible.builtin.meta") == "flush_handlers")
+    install = position("fer-edge model install")
+    assert config < install < restart and "--no-restart" in commands[install]
+    assert tasks[install]["notify"] == "Restart fer-edge"
+    after_restart = [c for c in commands[restart:] if "model status" in c]
+    assert after_restart and "--expect-bundle" in after_restart[0]
