@@ -7,7 +7,8 @@ its platform (`p`) and has a unique_id. Components:
 - `emotion`: an `enum` sensor whose state is the latest face's label (the seven options), its probabilities as
   attributes, unavailable after `emotion_expire_seconds` without a face;
 - `face`: an MQTT `event` entity that fires once per detected face, the label as its event type;
-- diagnostics read from the status topic's health: fps, queue depth, published, dropped, errors, and the model.
+- diagnostics read from the status topic's health: fps, queue depth, published, dropped, errors; and the model:
+  its id, its sha256, and the rollback (the model refused at start and why) or "none".
 
 The whole device is available while its retained status says online (the Last Will says offline), and the
 health-based diagnostics expire when the status would go stale (three missed health reports).
@@ -39,7 +40,13 @@ HEALTH_DIAGNOSTICS = [
 # New fields of the status message (the model's sha256, say) are one more line here.
 STATUS_DIAGNOSTICS = [
     ("model", "Model", "model", "mdi:brain"),
+    ("model_sha256", "Model sha256", "model_sha256", "mdi:fingerprint"),
 ]
+# which model the agent went back from, and why (its status's rollback), or "none"; a state holds 255 characters
+ROLLBACK_TEMPLATE = (
+    "{{ ((value_json.rollback['from'].model ~ ': ' ~ value_json.rollback.reason)[:250]) "
+    "if value_json.rollback is defined else 'none' }}"
+)
 
 
 def node_id(topics: Topics) -> str:
@@ -82,6 +89,9 @@ def device_payload(topics: Topics, model_id: str, health_expire_seconds: float, 
         components[key] = diagnostic(topics, node, key, name, icon) | {
             "value_template": f"{{{{ value_json.{field} | default(None) }}}}",
         }
+    components["model_rollback"] = diagnostic(topics, node, "model_rollback", "Model rollback", "mdi:backup-restore") | {
+        "value_template": ROLLBACK_TEMPLATE,
+    }
     return {
         "dev": {
             "ids": [node],

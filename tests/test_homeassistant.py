@@ -204,6 +204,17 @@ def test_the_model_is_a_diagnostic():
     assert render(sensor["value_template"], status_message("pi-01", "fer_v3", "online", 0.0)) == "fer_v3"
 
 
+def test_the_models_sha256_and_a_rollback_are_diagnostics():
+    sha, (sensor, rollback) = "ab" * 32, (component("model_sha256"), component("model_rollback"))
+    assert sensor["entity_category"] == rollback["entity_category"] == "diagnostic"
+    plain = status_message("pi-01", "m1", "online", 0.0, model_sha256=sha)
+    assert render(sensor["value_template"], plain) == sha and render(rollback["value_template"], plain) == "none"
+    went_back = {"from": {"model": "m2", "sha256": None}, "to": {"model": "m1", "sha256": sha},
+                 "reason": "m2: not a loadable TFLite model", "at": "2026-01-01T10:00:00.000Z"}
+    rolled = status_message("pi-01", "m1", "online", 0.0, model_sha256=sha, rollback=went_back)
+    assert render(rollback["value_template"], rolled) == "m2: m2: not a loadable TFLite model"
+
+
 def test_the_diagnostics_named_in_the_issue_are_all_there():
     assert {"fps", "queue_depth", "published", "dropped", "errors", "model"} <= set(device_config()["cmps"])
 

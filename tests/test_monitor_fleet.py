@@ -59,3 +59,14 @@ def test_an_offline_device_keeps_no_stale_figures():
 def test_every_emotion_column_has_its_whole_name():
     header = render(Fleet(), color=False).splitlines()[0].split()
     assert header[-7:] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def test_the_table_shows_each_devices_model_and_sha256_and_a_rollback():
+    fleet = Fleet()
+    sha = "ab12cd34" + "0" * 56
+    feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH) | {"model_sha256": sha})
+    feed(fleet, "fer/pi-02/status", status("pi-02", "online", 100, HEALTH) | {"model_sha256": sha, "rollback": {
+        "from": {"model": "new", "sha256": None}, "to": {"model": "m", "sha256": sha}, "reason": "x", "at": "2026-01-01T10:00:00.000Z"}})
+    rows = render(fleet, now=100.0, color=False).splitlines()
+    assert rows[0].split()[9] == "model"
+    assert rows[1].split()[8] == "m@ab12cd34" and rows[2].split()[8] == "m@ab12cd34!rollback"

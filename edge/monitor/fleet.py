@@ -1,4 +1,4 @@
-"""What the live table shows: per device its state, last emotion, events and counts per emotion."""
+"""What the live table shows: per device its state, model, last emotion, events and counts per emotion."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from edge.monitor.records import Record
 
 CLEAR = "\x1b[H\x1b[2J"
 COUNT_WIDTH = max(len(name) for name in EMOTIONS)  # each emotion's column fits its whole name (surprise)
+MODEL_WIDTH = 36  # a model id, @, 8 hex digits of its sha256, and !rollback
 BOLD, DIM, RED, GREEN, RESET = "\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m"
 
 
@@ -27,6 +28,14 @@ class DeviceState:
     queue: int | None = None
     counts: Counter = field(default_factory=Counter)
     expires_at: float | None = None
+    model: str = "-"
+    model_sha256: str | None = None
+    rolled_back: bool = False
+
+    def shown_model(self) -> str:
+        """`<model id>@<first 8 of its sha256>`, `!rollback` while it runs its previous model."""
+        sha = f"@{self.model_sha256[:8]}" if self.model_sha256 else ""
+        return self.model + sha + ("!rollback" if self.rolled_back else "")
 
     def shown_state(self, now: float) -> str:
         """`stale` for an online device whose status expired: three health reports missed."""
@@ -46,7 +55,10 @@ class Fleet:
         device = self.devices.setdefault(record.device, DeviceState())
         device.last_seen = record.received_at
         self.messages += 1
+        device.model = str(record.payload.get("model", device.model))
         if record.kind == "status":
+            device.model_sha256 = record.payload.get("model_sha256")
+            device.rolled_back = "rollback" in record.payload
             device.state = str(record.payload.get("state", device.state))
             device.expires_at = expiry(record)
             # an offline device (its goodbye, or its Last Will) sends no health: its old figures no longer hold
@@ -81,7 +93,7 @@ def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
     """The table as text; with color, ANSI-styled and starting with a clear-screen sequence."""
     now = time.time() if now is None else now
     style = (lambda code, text: f"{code}{text}{RESET}") if color else (lambda code, text: text)
-    header = f"{'device':<18}{'state':<9}{'fps':>5}{'queue':>7}  {'last emotion':<20}{'seen':>7}{'events':>8}{'faces':>7}  " + " ".join(
+    header = f"{'device':<18}{'state':<9}{'fps':>5}{'queue':>7}  {'last emotion':<20}{'seen':>7}{'events':>8}{'faces':>7}  {'model':<{MODEL_WIDTH}}" + " ".join(
         f"{name:>{COUNT_WIDTH}}" for name in EMOTIONS
     )
     lines = [style(BOLD, header)]
@@ -95,7 +107,7 @@ def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
         fps = f"{device.fps:.1f}" if device.fps is not None and current else "-"
         queue = str(device.queue) if device.queue is not None and current else "-"
         counts = " ".join(f"{device.counts[label]:>{COUNT_WIDTH}}" for label in EMOTIONS)
-        lines.append(f"{name[:17]:<18}{state}{fps:>5}{queue:>7}  {last:<20}{seen:>7}{device.events:>8}{device.faces:>7}  {counts}")
+        lines.append(f"{name[:17]:<18}{state}{fps:>5}{queue:>7}  {last:<20}{seen:>7}{device.events:>8}{device.faces:>7}  {device.shown_model()[:MODEL_WIDTH - 1]:<{MODEL_WIDTH}}{counts}")
     if not fleet.devices:
         lines.append(style(DIM, "waiting for messages..."))
     lines.append(style(DIM, f"{fleet.messages} messages from {len(fleet.devices)} devices; Ctrl-C to stop"))
