@@ -127,8 +127,16 @@ def through_broker(broker: LocalMosquitto, spec: str | None, agents: int, messag
     return {"rows": rows, "expected": expected, "rate": rows / elapsed, "records": output.records}
 
 
-def replay(spec: str, records: list, batch: int) -> float:
-    """rows/s inserting `records` into a fresh store, `batch` rows per transaction, nothing else running."""
+def stored_bytes(store) -> int:
+    """Bytes the store takes on disk: the SQLite file, or the PostgreSQL table with its indexes and TOAST."""
+    if hasattr(store, "path"):
+        return store.path.stat().st_size
+    return store._db.execute("SELECT pg_total_relation_size('messages')").fetchone()[0]
+
+
+def replay(spec: str, records: list, batch: int, sizes: list | None = None) -> float:
+    """rows/s inserting `records` into a fresh store, `batch` rows per transaction, nothing else running;
+    appends the bytes per row it took to `sizes`."""
     store = open_store(spec)
     started = time.perf_counter()
     for start in range(0, len(records), batch):
@@ -137,6 +145,8 @@ def replay(spec: str, records: list, batch: int) -> float:
         store.flush()
     elapsed = time.perf_counter() - started
     assert store.stored == len(records), (store.stored, len(records))
+    if sizes is not None:
+        sizes.append(stored_bytes(store) / len(records))
     store.close()
     return len(records) / elapsed
 
@@ -175,11 +185,11 @@ def measure(args, broker: LocalMosquitto, stores: dict) -> dict:
             for name in ["no store", *stores]:
                 spec = stores[name]() if name in stores else None
                 run = through_broker(broker, spec, agents, args.messages, args.timeout)
-                row = results.setdefault((name, agents), {"rows": [], "broker": [], "batched": [], "single": []})
+                row = results.setdefault((name, agents), {"rows": [], "broker": [], "batched": [], "single": [], "bytes": []})
                 row["rows"].append(run["rows"])
                 row["broker"].append(run["rate"])
                 if name in stores:
-                    row["batched"].append(replay(stores[name](), run["records"], 1000))
+                    row["batched"].append(replay(stores[name](), run["records"], 1000, row["bytes"]))
                     row["single"].append(replay(stores[name](), run["records"][:args.unbatched_rows], 1))
                 print(f"  {name:<11} K={agents:<4} {run['rows']}/{run['expected']} rows, {run['rate']:.0f} rows/s "
                       "through the broker" + (f", replayed {row['batched'][-1]:.0f} rows/s batched, "
@@ -191,11 +201,11 @@ def measure(args, broker: LocalMosquitto, stores: dict) -> dict:
 def print_table(results: dict, repeats: int) -> None:
     median = lambda values: f"{statistics.median(values):.0f}" if values else "-"
     print(f"| store | K agents | rows | rows/s through the broker | rows/s replayed, 1000 per transaction "
-          f"| rows/s replayed, 1 per transaction |  (medians of {repeats})")
-    print("|---|---|---|---|---|---|")
+          f"| rows/s replayed, 1 per transaction | bytes per row on disk |  (medians of {repeats})")
+    print("|---|---|---|---|---|---|---|")
     for (name, agents), row in results.items():
         print(f"| {name} | {agents} | {min(row['rows'])} | {median(row['broker'])} | {median(row['batched'])} "
-              f"| {median(row['single'])} |")
+              f"| {median(row['single'])} | {median(row['bytes'])} |")
 
 
 def main(argv: list[str] | None = None) -> int:
