@@ -31,6 +31,7 @@ from edge.watchdog import Watchdog
 logger = logging.getLogger(__name__)
 
 STALE_AFTER_REPORTS = 3  # an online status older than this many health periods is stale (missed reports)
+PING_SECONDS = 1.0
 
 
 class Agent:
@@ -57,7 +58,11 @@ class Agent:
         self._tracked_event: str | None = None
 
     def run(self, stop: threading.Event, pace: bool = True) -> None:
-        """Tick at camera.fps, a video file at most at its own rate in real time (unpaced: every frame, at once)."""
+        """Tick at camera.fps, a video file at most at its own rate in real time (unpaced: every frame, at once).
+
+        The loop wakes at least every PING_SECONDS whatever the frame rate, to feed the watchdog and to see
+        `stop`; nothing in a tick blocks for long (camera opens run in their own thread, reads have a timeout).
+        """
         config = self.config
         rate = config.camera.fps
         if pace and self.source.fps:
@@ -69,18 +74,20 @@ class Agent:
         self.watchdog.ready()
         trigger, camera = config.trigger.kind, config.camera
         logger.info("running as %s: trigger %s, camera %s %s", config.device_id, trigger, camera.kind, camera.source)
-        delay = 0.0
+        next_tick = time.monotonic()
         try:
-            while not stop.wait(delay):
-                started = time.monotonic()
+            while not stop.is_set():
                 self.watchdog.ping()
-                if not self.tick_safely():
-                    logger.info("%s has ended", config.camera.source)
-                    break
-                if started >= next_health:
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = max(next_tick + interval, now) if pace else now
+                    if not self.tick_safely():
+                        logger.info("%s has ended", config.camera.source)
+                        break
+                if now >= next_health:
                     self.report_health()
-                    next_health = started + config.publish.health_seconds
-                delay = max(0.0, interval - (time.monotonic() - started))
+                    next_health = now + config.publish.health_seconds
+                stop.wait(min(PING_SECONDS, max(0.0, next_tick - time.monotonic())))
         finally:
             self.shutdown()
 
@@ -98,7 +105,7 @@ class Agent:
         frame = self._read() if self.trigger.needs_frames else None
         with self.times.time("motion"):
             motion = self.trigger.motion(frame[2] if frame else None)
-        closed = self.events.update(motion, time.time())
+        closed = self.events.update(motion, time.monotonic())
         if closed is not None:
             self._publish_event(closed)
         if self.events.current is not None:
@@ -123,6 +130,7 @@ class Agent:
             "published": self.publisher.published,
             "refused": self.publisher.refused,
             "dropped": outbox.dropped,
+            "not_stored": outbox.not_stored,
             "camera_failures": self.source.failures,
             "errors": self.counters.errors,
         }
@@ -144,10 +152,12 @@ class Agent:
     def shutdown(self) -> None:
         """Close the open event, flush the outbox for a while, say offline, release everything."""
         self.watchdog.stopping()
-        closed = self.events.close(time.time())
+        closed = self.events.close(time.monotonic())
         if closed is not None:
             self._publish_event(closed)
-        if not self.publisher.flush(self.config.publish.flush_seconds):
+        # waiting for a broker that is away would only delay the exit (systemd, a Ctrl-C)
+        flushed = self.publisher.connected and self.publisher.flush(self.config.publish.flush_seconds)
+        if not flushed and len(self.publisher.outbox):
             logger.warning(self.unsent_note, len(self.publisher.outbox))
         self.publisher.stop(goodbye=self.offline_message())
         self.publisher.outbox.close()
@@ -159,7 +169,7 @@ class Agent:
         with self.times.time("capture"):
             image = self.source.read()
         if image is None:
-            self._ended = not self.source.live
+            self._ended = self.source.ended
             return None
         self.counters.frames += 1
         return time.time(), image, to_gray(image)
@@ -228,7 +238,8 @@ def assemble(config: EdgeConfig) -> Agent:
     """Every part built from its own section of the config; errors name the file or field at fault."""
     model = open_running_model(config.classifier, config.model_store)
     detector = open_detector(config.detector)
-    outbox = Outbox(config.outbox.path, config.outbox.max_messages, config.outbox.when_full)
+    outbox = Outbox(config.outbox.path, config.outbox.max_messages, config.outbox.when_full,
+                    config.outbox.commit_seconds)
     source = open_source(config.camera)
     trigger = open_trigger(config.trigger)
     agent = Agent(config, trigger, source, detector, model, publisher=None)

@@ -1,13 +1,14 @@
 """Frame sources: picamera2 on a Pi, OpenCV (a /dev/video index, a video file, an RTSP/HTTP URL), a folder.
 
 Each has `live`, `open()`, `read() -> BGR frame | None` (None: a file or folder has ended) and `close()`;
-a failure raises CameraError. `Reopening` keeps a live camera going: it reopens it with backoff and
-never blocks the loop.
+a failure raises CameraError. `Reopening` keeps a source going: it reopens it with backoff, in a thread of
+its own, and so never blocks the loop; a network camera's open and read are bounded by timeouts.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -36,12 +37,24 @@ class OpenCVSource:
         self._started: float | None = None
         self._position = 0
 
+    @property
+    def is_stream(self) -> bool:
+        return isinstance(self.target, str) and "://" in self.target
+
     def open(self) -> None:
         if not self.live and not Path(self.target).is_file():
             raise CameraError(f"{self.target}: no such video file")
-        capture = cv2.VideoCapture(self.target)
+        if self.is_stream:  # a server that accepts and never answers would hold FFmpeg for 30 s
+            timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.config.open_timeout_seconds * 1000),
+                        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.config.read_timeout_seconds * 1000)]
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+        else:
+            capture = cv2.VideoCapture(self.target)
         if not capture.isOpened():
             capture.release()
+            if self.is_stream:
+                raise CameraError(f"{self.target}: no video stream within {self.config.open_timeout_seconds:g} s "
+                                  "(camera.open_timeout_seconds)")
             raise CameraError(f"{self.target}: OpenCV cannot open it as a camera, video file or stream")
         if self.live:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
@@ -96,7 +109,10 @@ class OpenCVSource:
 
 
 class FolderSource:
-    """The images of a folder in name order, read one per frame; unreadable files are skipped with a warning."""
+    """The images of a folder in name order, read one per frame; unreadable files are skipped, each said once.
+
+    A looping folder in which no image can be read raises CameraError after one pass instead of spinning.
+    """
 
     live = False
 
@@ -105,17 +121,24 @@ class FolderSource:
         self.folder = Path(config.source)
         self._files: list[Path] = []
         self._next = 0
+        self._unreadable: set[Path] = set()
 
     def open(self) -> None:
-        if not self.folder.is_dir():
-            raise CameraError(f"{self.folder}: not a folder of images")
-        self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        try:
+            self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError:
+            raise CameraError(f"{self.folder}: not a folder of images") from None
         if not self._files:
             raise CameraError(f"{self.folder}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        if not any(cv2.imread(str(path), cv2.IMREAD_COLOR) is not None for path in self._files):
+            raise CameraError(self._none_readable())
         self._next = 0
 
+    def _none_readable(self) -> str:
+        return f"{self.folder}: none of its {len(self._files)} images is readable"
+
     def read(self) -> np.ndarray | None:
-        while True:
+        for _ in range(len(self._files)):
             if self._next >= len(self._files):
                 if not self.config.loop:
                     return None
@@ -125,7 +148,12 @@ class FolderSource:
             frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if frame is not None:
                 return frame
-            logger.warning("%s: not a readable image; skipped", path)
+            if path not in self._unreadable:
+                self._unreadable.add(path)
+                logger.warning("%s: not a readable image; skipped", path)
+        if self._next >= len(self._files) and not self.config.loop:
+            return None
+        raise CameraError(self._none_readable())
 
     def close(self) -> None:
         self._files = []
@@ -173,43 +201,51 @@ SOURCES = {"opencv": OpenCVSource, "folder": FolderSource, "picamera2": Picamera
 
 
 class Reopening:
-    """A live source that reopens itself after a failure, waiting retry_seconds, doubling up to retry_max_seconds.
+    """A source that reopens itself after a failure, waiting retry_seconds, doubling up to retry_max_seconds.
 
-    A file or folder is opened once: if that fails, `open()` raises, since retrying cannot help.
+    Opens run in a thread of their own, so the loop never waits for one: `read()` returns None meanwhile.
+    The first open of a file or folder is the exception: it is done at once and raises, since a wrong path
+    should stop the agent at start. `ended` is true once a file or folder has no more frames.
     """
 
     def __init__(self, source, config: CameraConfig, clock=time.monotonic):
         self.source = source
         self.live = source.live
         self.failures = 0
+        self.ended = False
         self._config = config
         self._clock = clock
         self._delay = config.retry_seconds
         self._retry_at: float | None = None
+        self._opener: threading.Thread | None = None
+        self._open_error: CameraError | None = None
+        self._closed = False
 
     def open(self) -> None:
-        try:
+        if self.live:
+            self._open_in_background()
+        else:
             self.source.open()
-        except CameraError as exc:
-            if not self.live:
-                raise
-            self._fail(exc)
+
+    def wait_opened(self, timeout: float) -> bool:
+        """True once no open is running (for callers that want the source ready, such as tests)."""
+        opener = self._opener
+        if opener is not None:
+            opener.join(timeout)
+        return opener is None or not opener.is_alive()
 
     def read(self) -> np.ndarray | None:
-        """A frame; None while a live camera is away (or when a file has ended: check `live`)."""
-        if self._retry_at is not None:
-            if self._clock() < self._retry_at:
-                return None
-            self._retry_at = None
-            self.open()
-            if self._retry_at is not None:
-                return None
+        """A frame; None while the source is away or opening (or when a file has ended: see `ended`)."""
+        if not self._opened():
+            return None
         try:
             frame = self.source.read()
         except CameraError as exc:
             self._fail(exc)
             return None
-        if frame is not None and self._delay != self._config.retry_seconds:
+        if frame is None:
+            self.ended = not self.live
+        elif self._delay != self._config.retry_seconds:
             logger.info("camera is back")
             self._delay = self._config.retry_seconds
         return frame
@@ -224,12 +260,44 @@ class Reopening:
             self.source.play_at_own_pace()
 
     def close(self) -> None:
+        self._closed = True
         self.source.close()
+
+    def _opened(self) -> bool:
+        if self._opener is not None:
+            if self._opener.is_alive():
+                return False
+            self._opener = None
+            if self._open_error is not None:
+                self._fail(self._open_error)
+                return False
+        if self._retry_at is not None:
+            if self._clock() < self._retry_at:
+                return False
+            self._retry_at = None
+            self._open_in_background()
+            return False
+        return True
+
+    def _open_in_background(self) -> None:
+        self._open_error = None
+        self._opener = threading.Thread(target=self._open_source, name="camera-open", daemon=True)
+        self._opener.start()
+
+    def _open_source(self) -> None:
+        try:
+            self.source.open()
+        except CameraError as exc:
+            self._open_error = exc
+        except Exception as exc:  # a camera library failing in its own way must not end the thread silently
+            self._open_error = CameraError(f"{self._config.source}: cannot open ({type(exc).__name__}: {exc})")
+        if self._closed:
+            self.source.close()
 
     def _fail(self, exc: CameraError) -> None:
         self.failures += 1
         self.source.close()
-        logger.warning("%s; reopening in %.0f s", exc, self._delay)
+        logger.warning("%s; reopening in %.3g s", exc, self._delay)
         self._retry_at = self._clock() + self._delay
         self._delay = min(self._delay * 2, self._config.retry_max_seconds)
 

@@ -79,6 +79,12 @@ class CameraConfig(Section):
     loop: bool = Field(False, description="Replay a video file or folder forever instead of stopping at its end.")
     retry_seconds: float = Field(1.0, gt=0, le=600, description="First wait before reopening a failed camera.")
     retry_max_seconds: float = Field(60.0, gt=0, le=3600, description="Longest wait between reopening attempts.")
+    open_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="A network camera (URL) that has sent no video this long after an open is retried."
+    )
+    read_timeout_seconds: float = Field(
+        2.0, gt=0, le=4, description="A network camera's frame may take this long before the camera counts as failed."
+    )
 
 
 class DetectorConfig(Section):
@@ -153,7 +159,10 @@ class MqttConfig(Section):
     )
     client_id: str | None = Field(None, description="MQTT client id; default: fer-edge-<device_id>.")
     keepalive: int = Field(60, ge=5, le=3600, description="Seconds between keep-alive pings.")
-    qos: int = Field(1, ge=0, le=2, description="QoS of results; an outbox row is deleted once this QoS completes.")
+    qos: int = Field(
+        1, description="QoS of results, 1 or 2; an outbox row is deleted once this QoS completes (QoS 0 has no "
+        "acknowledgement to wait for, so it is refused)."
+    )
     topic_prefix: str = Field("fer", pattern=r"^[^#+/]+(/[^#+/]+)*$", description="Topics are <prefix>/<device_id>/...")
     username: str | None = Field(None, description="Broker user name.")
     password: SecretStr | None = Field(
@@ -165,12 +174,22 @@ class MqttConfig(Section):
     reconnect_max_seconds: int = Field(60, ge=1, le=3600, description="Longest wait between reconnection attempts.")
     tls: TlsConfig = Field(default_factory=TlsConfig)
 
+    @field_validator("qos")
+    @classmethod
+    def _acknowledged_qos(cls, qos: int) -> int:
+        if qos not in (1, 2):
+            raise ValueError("must be 1 or 2: a QoS 0 message is never acknowledged, so the outbox could not "
+                             "know it was delivered (and paho drops it while disconnected)")
+        return qos
+
 
 class PublishConfig(Section):
     include_face_image: bool = Field(False, description="Add the 48x48 face crop as base64 JPEG to emotion messages.")
     jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of that crop.")
     health_seconds: float = Field(60.0, ge=1, le=86400, description="Seconds between health reports (status topic).")
-    flush_seconds: float = Field(5.0, ge=0, le=600, description="At shutdown, wait this long for queued results.")
+    flush_seconds: float = Field(
+        3.0, ge=0, le=600, description="At shutdown, wait this long for queued results to reach a connected broker."
+    )
 
 
 class OutboxConfig(Section):
@@ -178,6 +197,11 @@ class OutboxConfig(Section):
     max_messages: int = Field(100_000, ge=10, le=10_000_000, description="Rows kept at most while the broker is away.")
     when_full: Literal["drop-oldest", "drop-newest"] = Field(
         "drop-oldest", description="What a full outbox gives up; each drop is counted in health and logged."
+    )
+    commit_seconds: float = Field(
+        1.0, ge=0, le=60,
+        description="Results and deletions are written together at most this often, sparing the SD card (the "
+        "first result after a quiet spell at once); a crash can lose this long of results not yet stored. 0: every frame.",
     )
 
 

@@ -81,12 +81,13 @@ def averaged(mean: np.ndarray, labels: list[str]) -> tuple[str, dict[str, float]
 def event_message(device_id: str, model_id: str, event: EventRecord, labels: list[str]) -> dict[str, Any]:
     """A closed event: how long, what triggered it, frames and faces seen, the averaged emotion, per track too."""
     mean = event.mean_probabilities()
-    message = envelope(device_id, model_id, event.ended or event.started) | {
+    ended_at = event.ended_at if event.ended_at is not None else event.started_at
+    message = envelope(device_id, model_id, ended_at) | {
         "event": event.id,
         "trigger": event.trigger,
-        "started": utc_timestamp(event.started),
-        "ended": utc_timestamp(event.ended or event.started),
-        "duration_s": round((event.ended or event.started) - event.started, 3),
+        "started": utc_timestamp(event.started_at),
+        "ended": utc_timestamp(ended_at),
+        "duration_s": round(event.duration, 3),
         "frames": event.frames,
         "faces": event.faces,
         "dominant": None,

@@ -5,7 +5,8 @@ only while connected; paho re-sends those itself after a reconnect. A row is del
 broker's acknowledgement (`on_publish` with the message's mid), so after a crash a result may be sent twice,
 with the same id, but never lost. Under MQTT 5 the acknowledgement can carry a refusal (135, "Not authorized",
 when the ACL does not let this user write the topic): such a row is counted as refused, logged, and never as
-published; sending it again would not help. Status and discovery messages bypass the outbox: only their latest value
+published; sending it again would not help. The outbox groups its writes (edge/outbox.py); the sender thread
+also commits a group when it is due. Status and discovery messages bypass the outbox: only their latest value
 matters, and they are re-sent on every connect.
 """
 
@@ -205,10 +206,12 @@ class MqttPublisher:
 
     def _send_loop(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(0.5)
+            due = self.outbox.due_in()
+            self._wake.wait(0.5 if due is None else min(0.5, due))
             self._wake.clear()
             try:
                 self._settle_acks()
+                self.outbox.commit_if_due()
                 if self.connected:
                     self._send_more()
             except sqlite3.Error as exc:  # a full or failing disk: keep the thread, try again shortly
@@ -225,7 +228,7 @@ class MqttPublisher:
             if reason_code.is_failure:
                 self._count_refusal(message, reason_code)
             if message is not None:
-                self.outbox.remove(message.seq)
+                self.outbox.acknowledge(message.seq)
                 self.published += not reason_code.is_failure
 
     def _count_refusal(self, message: Message | None, reason_code: ReasonCode) -> None:
@@ -262,7 +265,7 @@ class MqttPublisher:
         logger.error("message %s on %s is %d bytes, over the broker's limit of %d", message.id, message.topic,
                      size, self._max_packet)
         self._count_refusal(message, ReasonCode(PacketTypes.DISCONNECT, "Packet too large"))
-        self.outbox.remove(message.seq)
+        self.outbox.acknowledge(message.seq)
         self._last_seq = message.seq
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +23,26 @@ def broker(tmp_path):
     instance = Broker(tmp_path).start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A function size -> a folder on a tmpfs of that size (e.g. "512k"), unmounted after the test; skipped
+    where mounting is not allowed (not root, or in a container without the capability)."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a {size} tmpfs: {done.stderr.decode().strip() or 'not allowed'}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.fixture

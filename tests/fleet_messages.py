@@ -11,7 +11,7 @@ from edge.messages import emotion_message, event_message, status_message
 
 EVENT_ID = "e" * 32
 HEALTH = {"uptime_s": 1.0, "fps": 4.5, "queue_depth": 3, "frames": 10, "faces": 2, "events": 1, "published": 2,
-          "dropped": 0, "camera_failures": 0, "errors": 0}
+          "dropped": 0, "not_stored": 0, "camera_failures": 0, "errors": 0}
 
 
 def face(device: str, label: str, at: float, confidence: float = 0.9) -> dict:
@@ -20,7 +20,7 @@ def face(device: str, label: str, at: float, confidence: float = 0.9) -> dict:
 
 
 def event(device: str, dominant: str, at: float) -> dict:
-    record = EventRecord(uuid.uuid4().hex, "motion", at - 2, at, frames=3)
+    record = EventRecord(uuid.uuid4().hex, "motion", 0.0, started_at=at - 2, ended=2.0, ended_at=at, frames=3)
     record.add_face([0.9 if name == dominant else 0.1 / 6 for name in EMOTIONS])
     return event_message(device, "m", record, list(EMOTIONS))
 

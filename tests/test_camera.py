@@ -1,3 +1,8 @@
+import logging
+import socket
+import threading
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -70,18 +75,24 @@ class FlakyCamera:
         pass
 
 
+def read_settled(source: Reopening):
+    """read() once any open in the background has finished."""
+    assert source.wait_opened(5)
+    return source.read()
+
+
 def test_failed_camera_is_reopened_with_backoff():
     now = [0.0]
     camera = FlakyCamera(failures=2)
     source = Reopening(camera, CameraConfig(retry_seconds=1, retry_max_seconds=10), clock=lambda: now[0])
     source.open()
-    assert source.read() is None and camera.opened == 1
+    assert read_settled(source) is None and camera.opened == 1
     now[0] = 1.0
-    assert source.read() is None and camera.opened == 2
+    assert source.read() is None and read_settled(source) is None and camera.opened == 2
     now[0] = 2.5  # the second wait is 2 s
-    assert source.read() is None and camera.opened == 2
+    assert read_settled(source) is None and camera.opened == 2
     now[0] = 3.0
-    assert source.read() is not None and source.failures == 2
+    assert source.read() is None and read_settled(source) is not None and source.failures == 2
 
 
 def test_a_video_file_at_its_own_pace_skips_the_frames_it_has_no_time_for(tmp_path):
@@ -116,3 +127,43 @@ def test_agent_plays_a_clip_in_its_own_time_capped_by_camera_fps(tmp_path, tflit
         agent.run(threading.Event())
         assert time.monotonic() - started >= 0.9  # the clip's length, however fast the reader
         assert 0 < agent.counters.frames <= most_frames
+
+
+def test_looping_folder_without_a_readable_image_backs_off_instead_of_spinning(tmp_path, caplog):
+    cv2.imwrite(str(tmp_path / "0.png"), np.zeros((10, 10, 3), np.uint8))
+    source = open_source(CameraConfig(kind="folder", source=str(tmp_path), loop=True, retry_seconds=0.2))
+    assert source.read() is not None
+    (tmp_path / "0.png").write_bytes(b"not a png any more")
+    with caplog.at_level(logging.WARNING, logger="edge.camera"):
+        frames = [source.read() for _ in range(20_000)]
+    assert frames == [None] * 20_000 and not source.ended and source.failures == 1
+    assert len(caplog.records) == 2  # the bad file once, then one line for the failure and its back-off
+    assert "none of its 1 images is readable; reopening in 0.2 s" in caplog.records[-1].getMessage()
+
+
+def test_folder_with_no_readable_image_is_an_error_at_start(tmp_path):
+    (tmp_path / "0.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(CameraError, match="none of its 1 images is readable"):
+        open_source(CameraConfig(kind="folder", source=str(tmp_path), loop=True))
+
+
+@pytest.fixture
+def silent_server():
+    """A real TCP server on a loopback port that accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+    accepting = threading.Thread(target=lambda: held.extend(server.accept() for _ in iter(int, 1)), daemon=True)
+    accepting.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/stream.mjpg"
+    server.close()
+
+
+def test_a_network_camera_that_never_answers_does_not_block_and_times_out(silent_server, caplog):
+    config = CameraConfig(source=silent_server, open_timeout_seconds=0.5, retry_seconds=60)
+    started = time.monotonic()
+    source = open_source(config)
+    assert source.read() is None and time.monotonic() - started < 0.2  # the open runs in the background
+    with caplog.at_level(logging.WARNING, logger="edge.camera"):
+        assert read_settled(source) is None
+    assert time.monotonic() - started < 5 and source.failures == 1
+    assert "no video stream within 0.5 s" in caplog.text

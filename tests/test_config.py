@@ -122,3 +122,9 @@ def test_no_abbreviated_flags_and_no_secret_in_the_error(capsys, argv):
     err = capsys.readouterr().err
     assert exit.value.code == 2 and "unrecognized arguments: --mqtt-password (values not shown" in err
     assert "hunter2" not in err
+
+
+def test_qos_0_is_refused_with_the_reason():
+    with pytest.raises(ConfigError, match="FER_EDGE_MQTT_QOS: field 'mqtt.qos': .*must be 1 or 2: a QoS 0 message is never ack"):
+        load_config(None, {"FER_EDGE_MQTT_QOS": "0"})
+    assert load_config(None, {"FER_EDGE_MQTT_QOS": "2"}).mqtt.qos == 2

@@ -37,3 +37,13 @@ def test_event_message_reports_each_track_with_its_frames_and_dominant_emotion()
     assert message["faces"] == 4 and message["dominant"] == "happy"
     assert [(t["track"], t["frames"], t["dominant"]) for t in message["tracks"]] == [(1, 3, "happy"), (2, 1, "neutral")]
     assert message["tracks"][0]["probabilities"] == {"happy": 0.8, "neutral": 0.2}
+
+
+def test_a_wall_clock_step_changes_neither_when_an_event_closes_nor_its_duration():
+    wall = [1_000.0]
+    tracker = EventTracker("motion", quiet_seconds=2.0, max_seconds=60.0, wall=lambda: wall[0])
+    tracker.update(True, 50.0)
+    wall[0] += 86_400  # NTP sets the clock of a Pi without a battery a day on
+    assert tracker.update(False, 51.0) is None  # still within the quiet time: the event stays open
+    closed = tracker.update(False, 52.5)
+    assert closed.duration == 2.5 and (closed.started_at, closed.ended_at) == (1_000.0, 87_400.0)
