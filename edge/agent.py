@@ -155,7 +155,7 @@ class Agent:
         closed = self.events.close(time.monotonic())
         if closed is not None:
             self._publish_event(closed)
-        # waiting for a broker that is away would only delay the exit (systemd, a Ctrl-C)
+        # waiting for a broker that is away would only delay the exit (systemd's stop, a Ctrl-C)
         flushed = self.publisher.connected and self.publisher.flush(self.config.publish.flush_seconds)
         if not flushed and len(self.publisher.outbox):
             logger.warning(self.unsent_note, len(self.publisher.outbox))

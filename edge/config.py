@@ -188,7 +188,8 @@ class PublishConfig(Section):
     jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of that crop.")
     health_seconds: float = Field(60.0, ge=1, le=86400, description="Seconds between health reports (status topic).")
     flush_seconds: float = Field(
-        3.0, ge=0, le=600, description="At shutdown, wait this long for queued results to reach a connected broker."
+        3.0, ge=0, le=600, description="At shutdown, wait this long for queued results to reach the broker, if it is "
+        "connected (SIGTERM ends the agent within this and a second)."
     )
 
 
