@@ -54,9 +54,11 @@ class LocalMosquitto:
         config.write_text(listener + "persistence false\nlog_dest stderr\nlog_type all\n" + self.extra_config)
         with open(self.log, "ab") as log:
             # its own session: a terminal's Ctrl-C goes to our process group, and the broker must outlive our flush
+            binary = mosquitto_binary()
             self._process = subprocess.Popen(
-                [mosquitto_binary(), "-c", str(config)], stdout=log, stderr=log, start_new_session=True
+                [binary, "-c", str(config)], stdout=log, stderr=log, start_new_session=True
             )
+        self.name = f"Mosquitto ({binary})"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
