@@ -4,7 +4,7 @@ fer-train, fer-eval, fer-convert and fer-bench need the `train` extra (TensorFlo
 which a Pi does not have. Each entry point here checks that those are installed before importing the command,
 so that their absence ends in one line naming the extra, not a ModuleNotFoundError traceback; and it imports
 TensorFlow with its C++ start-up banners kept off the terminal (unless -v/--verbose, or TF_CPP_MIN_LOG_LEVEL
-is set by hand), since TensorFlow prints them while being imported, before any of our logging is set up.
+is 0 or 1), since TensorFlow prints them while being imported, before any of our logging is set up.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def missing_modules(modules: dict[str, str] = TRAIN_MODULES) -> list[str]:
 def import_tensorflow_quietly(argv: list[str]) -> None:
     if NO_WORK.intersection(argv):
         return
-    if {"-v", "--verbose"}.intersection(argv) or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if {"-v", "--verbose"}.intersection(argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1"):
         import tensorflow  # noqa: F401
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with quiet_native_stderr():  # absl's "All log messages before absl::InitializeLog()" and oneDNN lines
         import tensorflow  # noqa: F401
 

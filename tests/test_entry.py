@@ -1,5 +1,6 @@
 """edge/entry.py: the training-side commands on an edge-only install, and their wiring in pyproject.toml."""
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -60,7 +61,8 @@ def test_console_scripts_start_in_edge_entry():
 @pytest.mark.parametrize("verbose", [False, True])
 def test_tensorflow_banners_only_with_verbose(tmp_path, verbose):
     command = [sys.executable, "-m", "edge.entry", "fer-bench", str(tmp_path / "none")] + ["-v"] * verbose
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell has it
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 1
     assert result.stderr.endswith(f"fer-bench: error: {tmp_path / 'none'}: no such file\n")
     assert ("absl::InitializeLog" in result.stderr) == verbose
