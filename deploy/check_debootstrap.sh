@@ -103,7 +103,7 @@ mount_into_root() {
 clean_up() {
     local index
     for ((index = ${#PIDS[@]} - 1; index >= 0; index--)); do
-        kill "${PIDS[index]}" 2>/dev/null && wait "${PIDS[index]}" 2>/dev/null || true
+        if kill "${PIDS[index]}" 2>/dev/null; then wait "${PIDS[index]}" 2>/dev/null || true; fi
     done
     for ((index = ${#MOUNTS[@]} - 1; index >= 0; index--)); do
         umount "${MOUNTS[index]}" || umount -l "${MOUNTS[index]}"
@@ -165,8 +165,8 @@ start_broker() {
     install -m 0640 -g "$gid" "$WORK/broker/ca.crt" "$ROOT/etc/fer-edge/ca.crt"
     install -m 0640 -g "$gid" "$WORK/broker/$DEVICE.crt" "$ROOT/etc/fer-edge/client.crt"
     install -m 0640 -g "$gid" "$WORK/broker/$DEVICE.key" "$ROOT/etc/fer-edge/client.key"
-    echo "FER_EDGE_MQTT_PASSWORD=device-secret" > "$ROOT/etc/fer-edge/secrets.env"
-    chmod 0600 "$ROOT/etc/fer-edge/secrets.env"
+    # The password's one path (the broker here ignores it: it takes the user from the certificate).
+    echo device-secret | install -m 0600 /dev/stdin "$ROOT/etc/fer-edge/mqtt-password"
 }
 
 # wait_for WHAT COMMAND: poll COMMAND for up to 60 s.
@@ -199,9 +199,13 @@ run_agent() {
               --camera-kind opencv --camera-source "$clip" --camera-fps 10 --trigger-kind motion
               --trigger-quiet-seconds 0.5 --publish-health-seconds 5)
     say "running the agent as user fer-edge on $clip (it stops at the clip's end)"
-    # The password reaches it as the unit passes it: secrets.env, read as root (EnvironmentFile=).
+    # The password reaches it as the unit passes it: LoadCredential= copies the root-only file into a
+    # directory only the service's user reads, named by $CREDENTIALS_DIRECTORY.
+    local credentials=/run/credentials/fer-edge.service
+    install -d -m 0500 -o "$(in_root id -u fer-edge)" "$ROOT$credentials"
+    install -m 0400 -o "$(in_root id -u fer-edge)" "$ROOT/etc/fer-edge/mqtt-password" "$ROOT$credentials/mqtt-password"
     chroot --userspec=fer-edge:fer-edge "$ROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/var/lib/fer-edge \
-        LANG=C.UTF-8 "$(cat "$ROOT/etc/fer-edge/secrets.env")" timeout --signal=TERM 900 /opt/fer-edge/venv/bin/fer-edge run --config /etc/fer-edge/edge.toml \
+        LANG=C.UTF-8 CREDENTIALS_DIRECTORY="$credentials" timeout --signal=TERM 900 /opt/fer-edge/venv/bin/fer-edge run --config /etc/fer-edge/edge.toml \
         "${settings[@]}" > "$WORK/agent.log" 2>&1 || die "the agent failed (exit $?): $(tail -5 "$WORK/agent.log")"
     cat "$WORK/agent.log"
 }
@@ -209,7 +213,7 @@ run_agent() {
 check_received() {
     local counts
     sleep 2
-    kill -TERM "${PIDS[-1]}" && wait "${PIDS[-1]}" || true
+    if kill -TERM "${PIDS[-1]}"; then wait "${PIDS[-1]}" || true; fi
     unset 'PIDS[-1]'
     counts=$(sqlite_counts)
     say "fer-monitor stored, per kind: $counts"

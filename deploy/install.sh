@@ -7,6 +7,7 @@ DEPLOY_DIR=$(cd "$(dirname "$0")" && pwd)
 SOURCE=$(dirname "$DEPLOY_DIR")
 PREFIX=/opt/fer-edge
 MODEL=""
+PASSWORD_FILE=""
 START=yes
 
 APT_PACKAGES=(python3 python3-venv python3-pip ca-certificates)
@@ -15,21 +16,27 @@ OPTIONAL_APT_PACKAGES=(python3-picamera2 python3-lgpio)
 MODEL_NAME=fer2013_cnn_bilstm_int8
 MODEL_DIR=/usr/share/fer-edge/models
 CONFIG=/etc/fer-edge/edge.toml
+CREDENTIAL=/etc/fer-edge/mqtt-password
 UNIT=/etc/systemd/system/fer-edge.service
 SERVICE_USER=fer-edge
 
 usage() {
     cat <<EOF
-Usage: $PROG [--source DIR|WHEEL] [--model FILE] [--no-start]
+Usage: $PROG [--source DIR|WHEEL] [--model FILE] [--mqtt-password-file FILE] [--no-start]
 
 Installs or updates the fer-edge agent (run as root; safe to run again):
   apt packages, a venv in $PREFIX/venv with fer-edge[edge,pi], the system user $SERVICE_USER
   (groups video, gpio), $CONFIG from the commented example (kept if present),
-  the model in $MODEL_DIR and the systemd unit $UNIT.
+  the model in $MODEL_DIR, the systemd unit $UNIT, and the broker password as the
+  unit's credential $CREDENTIAL (root only; empty for a broker that takes none).
+  fer-edge itself is reinstalled whenever the source is not the one installed last, also at the same version.
 
   --source DIR|WHEEL  fer-edge source tree or wheel to install (default: $SOURCE)
   --model FILE        .tflite model with its .json sidecar beside it
                       (default: SOURCE/models/$MODEL_NAME.tflite; required with a wheel)
+  --mqtt-password-file FILE
+                      install the broker password (first line of FILE) as $CREDENTIAL
+                      (default: keep the one there, or create it empty)
   --no-start          install and enable the unit but do not (re)start it
   -h, --help          this text
 EOF
@@ -43,6 +50,7 @@ parse_args() {
         case "$1" in
             --source) SOURCE=${2:?--source needs a value}; shift 2 ;;
             --model) MODEL=${2:?--model needs a value}; shift 2 ;;
+            --mqtt-password-file) PASSWORD_FILE=${2:?--mqtt-password-file needs a value}; shift 2 ;;
             --no-start) START=no; shift ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument '$1' (see --help)" ;;
@@ -55,6 +63,9 @@ parse_args() {
     fi
     [ -f "$MODEL" ] || die "--model $MODEL: no such file"
     [ -f "${MODEL%.tflite}.json" ] || die "--model $MODEL: its metadata ${MODEL%.tflite}.json is missing"
+    if [ -n "$PASSWORD_FILE" ]; then
+        [ -s "$PASSWORD_FILE" ] || die "--mqtt-password-file $PASSWORD_FILE: missing or empty"
+    fi
     [ "$(id -u)" -eq 0 ] || die "must run as root"
 }
 
@@ -99,7 +110,22 @@ install_venv() {
     # --system-site-packages: picamera2 (and lgpio) come from apt, not from PyPI.
     [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv --system-site-packages "$PREFIX/venv"
     "$PREFIX/venv/bin/pip" install -q --upgrade pip
-    "$PREFIX/venv/bin/pip" install -q --upgrade "$SOURCE[edge,pi]"
+    "$PREFIX/venv/bin/pip" install -q --upgrade "${SOURCE}[edge,pi]"
+    install_agent
+}
+
+# pip keeps an installed version as it is, even from a rebuilt wheel with other code: reinstall fer-edge (not
+# its dependencies) unless this very wheel is the one installed last. A source tree is always reinstalled.
+install_agent() {
+    local marker=$PREFIX/venv/fer-edge-wheel.sha256 wheel_sha=""
+    if [ -f "$SOURCE" ]; then wheel_sha=$(sha256sum "$SOURCE" | cut -d' ' -f1); fi
+    if [ -n "$wheel_sha" ] && [ "$(cat "$marker" 2>/dev/null)" = "$wheel_sha" ]; then
+        say "fer-edge from $SOURCE is installed already"
+        return
+    fi
+    "$PREFIX/venv/bin/pip" install -q --force-reinstall --no-deps "$SOURCE"
+    if [ -n "$wheel_sha" ]; then echo "$wheel_sha" > "$marker"; else rm -f "$marker"; fi
+    say "installed fer-edge from $SOURCE"
 }
 
 install_config() {
@@ -109,6 +135,17 @@ install_config() {
     else
         install -m 0640 -o root -g "$SERVICE_USER" "$DEPLOY_DIR/edge.toml.example" "$CONFIG"
         say "wrote $CONFIG from the example: set device id and broker there"
+    fi
+}
+
+install_password() {
+    # One path for the secret, as in the Ansible role: systemd's LoadCredential= reads this root-only file.
+    if [ -n "$PASSWORD_FILE" ]; then
+        head -n 1 "$PASSWORD_FILE" | install -m 0600 -o root -g root /dev/stdin "$CREDENTIAL"
+        say "installed the broker password as $CREDENTIAL"
+    elif [ ! -e "$CREDENTIAL" ]; then
+        install -m 0600 -o root -g root /dev/null "$CREDENTIAL"
+        say "created an empty $CREDENTIAL: no broker password (run again with --mqtt-password-file if it wants one)"
     fi
 }
 
@@ -145,9 +182,13 @@ main() {
     ensure_user
     install_venv
     install_config
+    install_password
     install_model
     install_unit
     say "done: $("$PREFIX/venv/bin/fer-edge" --version 2>/dev/null || echo "fer-edge installed in $PREFIX/venv")"
 }
 
-main "$@"
+# Sourced (by the tests), only the functions are defined.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main "$@"
+fi

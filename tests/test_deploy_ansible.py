@@ -88,3 +88,25 @@ def test_a_bundle_goes_through_model_install_and_a_rollback_stops_the_rollout():
     assert tasks[install]["notify"] == "Restart fer-edge"
     after_restart = [c for c in commands[restart:] if "model status" in c]
     assert after_restart and "--expect-bundle" in after_restart[0]
+
+
+def role_file(name: str) -> list[dict]:
+    return yaml.safe_load((ANSIBLE / "roles" / "fer_edge" / name / "main.yml").read_text())
+
+
+def test_a_changed_unit_is_reloaded_before_it_is_started_and_only_a_restart_waits():
+    tasks = [task["name"] for task in role_file("tasks")]
+    assert tasks.index("Restart now if anything changed") < tasks.index("Service enabled and running")
+    assert not any("wait_for" in task for task in role_file("tasks"))
+    handlers = role_file("handlers")
+    assert [h["name"] for h in handlers][:2] == ["Reload systemd", "Restart fer-edge"]  # handlers run in this order
+    waits = [h for h in handlers if "ansible.builtin.wait_for" in h]
+    assert waits and all(h.get("listen") == "Restart fer-edge" for h in waits)
+
+
+def test_the_password_takes_the_units_credential_path():
+    copy = next(t for t in role_file("tasks") if t["name"].startswith("MQTT password"))["ansible.builtin.copy"]
+    unit = (ANSIBLE.parent / "fer-edge.service").read_text()
+    assert f"LoadCredential=mqtt-password:{copy['dest']}\n" in unit and (copy["owner"], copy["mode"]) == ("root", "0600")
+    assert "password_file" not in (ANSIBLE / "roles" / "fer_edge" / "defaults" / "main.yml").read_text()
+    assert "EnvironmentFile" not in unit

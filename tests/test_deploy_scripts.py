@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,33 @@ def test_make_certs_keeps_what_exists(tmp_path):
     assert (tmp_path / "ca.crt").read_bytes() == ca
     verify = subprocess.run(["openssl", "verify", "-CAfile", tmp_path / "ca.crt", tmp_path / "pi-02.crt"])
     assert verify.returncode == 0
+
+
+def tiny_wheel(folder: Path, code: str) -> Path:
+    """A wheel named like fer-edge's, always version 0.1.0, holding one module with `code`."""
+    folder.mkdir()
+    wheel = folder / "fer_edge-0.1.0-py3-none-any.whl"
+    info = "fer_edge-0.1.0.dist-info"
+    files = {"fer_edge_probe.py": code, f"{info}/METADATA": "Metadata-Version: 2.1\nName: fer-edge\nVersion: 0.1.0\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+        archive.writestr(f"{info}/RECORD", "".join(f"{name},,\n" for name in files) + f"{info}/RECORD,,\n")
+    return wheel
+
+
+def test_install_really_reinstalls_a_rebuilt_wheel_of_the_same_version(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    # this venv's pip, installing into that one (quicker than giving it a pip of its own)
+    (venv / "bin" / "pip").write_text(f'#!/bin/sh\nexec {sys.executable} -m pip --python {venv}/bin/python "$@"\n')
+    (venv / "bin" / "pip").chmod(0o755)
+    first, second = (tiny_wheel(tmp_path / build, f"BUILD = {build!r}\n") for build in ("first", "second"))
+    seen = []
+    for wheel in (first, second, second):
+        script = f'source {DEPLOY / "install.sh"}; PREFIX={tmp_path}; SOURCE={wheel}; install_agent'
+        said = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+        build = subprocess.check_output([venv / "bin" / "python", "-c", "import fer_edge_probe as p; print(p.BUILD)"])
+        seen.append((said.split(": ", 1)[1].split(" from ")[0], build.decode().strip()))
+    assert seen == [("installed fer-edge", "first"), ("installed fer-edge", "second"), ("fer-edge", "second")]

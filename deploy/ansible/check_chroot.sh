@@ -39,7 +39,7 @@ parse_args() {
     done
     [ "$(id -u)" -eq 0 ] || die "must run as root (chroot)"
     [ -x "$ROOT/usr/bin/python3" ] || die "--root $ROOT: no Debian root with python3 (run check_debootstrap.sh first)"
-    [ -f "$MODEL" ] && [ -f "${MODEL%.tflite}.json" ] || die "--model $MODEL: no such model with a .json sidecar"
+    { [ -f "$MODEL" ] && [ -f "${MODEL%.tflite}.json" ]; } || die "--model $MODEL: no such model with a .json sidecar"
     command -v "$PLAYBOOK" >/dev/null || die "$PLAYBOOK not found"
     "$(dirname "$(command -v "$PLAYBOOK")")/ansible-doc" -t connection community.general.chroot >/dev/null 2>&1 ||
         die "$PLAYBOOK has no community.general.chroot (apt-get install ansible, or pip install ansible)"
