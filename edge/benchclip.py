@@ -8,12 +8,12 @@ The clip is written where you say, never into the project: photos from third par
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.argparsing import Parser
 from edge.camera import IMAGE_SUFFIXES
 from edge.demo import CLIP
 
@@ -79,7 +79,7 @@ def make_clip(out: Path, photos: list[np.ndarray], fps: float = 15.0, seconds_ea
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.benchclip", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m edge.benchclip", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the .avi to write (outside the project)")
     parser.add_argument("--photos", type=Path, help="folder of photos with one face each (default: the demo faces)")
     parser.add_argument("--count", type=int, default=20, help="photos used, in name order (default 20)")
