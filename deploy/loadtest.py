@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
-"""Load test for one broker: K simulated agents (processes, one paho client each, QoS 1) publish emotion
-messages to <prefix>/<device>/emotion while one subscriber on <prefix>/# counts what arrives.
+"""Load test for one broker: K simulated agents publish emotion messages to fer/<device>/emotion while one
+subscriber on fer/# counts what arrives.
 
-Prints, per K: messages per second delivered, CPU per agent (share of one core), broker CPU, drops (sent
-but never delivered: none expected at QoS 1), duplicates and delivery latency. Bounded in count and time,
-loopback only: it starts its own mosquitto on a free 127.0.0.1 port unless --port names a local one.
+Each agent is a process running the agent's real delivery path: edge/messages.py builds the message,
+edge/publisher.py's MqttPublisher stores it in a real SQLite outbox (edge/outbox.py) and sends it with MQTT 5,
+QoS 1, over TLS with the device's own client certificate, to a private Mosquitto started from the shipped
+deploy/mosquitto/ files (fer-edge.conf, acl, certificates from make-certs.sh) on a free 127.0.0.1 port.
+
+Prints, per K: messages per second delivered, CPU per agent (share of one core, its publisher and outbox
+threads included), broker CPU, what was left in the outboxes at the end, drops (stored but never reached the
+subscriber: the broker drops QoS 1 messages past max_queued_messages for a subscriber that falls behind),
+refusals by the broker,
+duplicates and latency from the message's timestamp to its arrival. Bounded in count and time, loopback only.
 
   python deploy/loadtest.py --agents 10 50 --messages 200 --rate 20
 """
@@ -23,68 +30,73 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from edge.argparsing import Parser
+from edge.classifier import Emotion
+from edge.config import MqttConfig, TlsConfig
 from edge.labels import EMOTIONS
+from edge.messages import Topics, emotion_message, status_message
+from edge.outbox import Outbox
+from edge.publisher import MqttPublisher, wait_until
 
 PROG = "loadtest.py"
 LOOPBACK = "127.0.0.1"
+DEPLOY = Path(__file__).resolve().parent
+READER = "fer-reader"
 
 
 @dataclass
 class AgentResult:
     device: str
     sent: int
+    refused: int
+    unsent: int
     cpu_seconds: float
     wall_seconds: float
 
 
-def emotion_payload(device: str, sequence: int) -> bytes:
-    """About the size and shape of the agent's emotion message (edge/messages.py)."""
+def face(sequence: int) -> Emotion:
     label = EMOTIONS[sequence % len(EMOTIONS)]
-    probabilities = {name: (0.64 if name == label else 0.06) for name in EMOTIONS}
-    message = {"id": uuid.uuid4().hex, "device": device, "timestamp": time.time(), "model": "loadtest",
-               "event": "ev-0", "box": {"x": 100, "y": 80, "w": 96, "h": 96}, "label": label,
-               "confidence": 0.64, "probabilities": probabilities, "sent": time.time()}
-    return json.dumps(message, separators=(",", ":")).encode()
+    return Emotion(label, 0.64, {name: (0.64 if name == label else 0.06) for name in EMOTIONS})
 
 
-def connect(client_id: str, port: int) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.max_inflight_messages_set(32)
-    client.max_queued_messages_set(0)
-    client.connect(LOOPBACK, port)
-    client.loop_start()
-    return client
+def tls_files(certs: Path, name: str) -> TlsConfig:
+    return TlsConfig(ca_file=certs / "ca.crt", cert_file=certs / f"{name}.crt", key_file=certs / f"{name}.key")
 
 
-def run_agent(device: str, port: int, messages: int, rate: float, go, results) -> None:
-    """One simulated agent: connect, wait for the start signal, publish at `rate` (0: as fast as acked)."""
-    client = connect(f"load-{device}", port)
+def run_agent(device: str, port: int, certs: Path, workdir: Path, messages: int, rate: float, timeout: float, go,
+              results) -> None:
+    """One simulated agent on the real path; waits for the start signal, publishes at `rate` (0: as fast as
+    its outbox takes them), then waits until its outbox is empty."""
+    topics = Topics("fer", device)
+    config = MqttConfig(host=LOOPBACK, port=port, username=device, tls=tls_files(certs, device))
+    outbox = Outbox(workdir / f"{device}.sqlite3")
+    publisher = MqttPublisher(config, outbox, f"fer-edge-{device}", (topics.status, status_message(device, "load", "offline", 0)),
+                              on_connect=lambda: [])
+    publisher.start()
+    if not wait_until(lambda: publisher.connected, 30):
+        raise SystemExit(f"{PROG}: error: {device} did not connect within 30 s")
     go.wait()
     start = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_SELF)
-    pending = []
     for sequence in range(messages):
         if rate:
             time.sleep(max(0.0, start + sequence / rate - time.monotonic()))
-        pending.append(client.publish(f"fer/{device}/emotion", emotion_payload(device, sequence), qos=1))
-        if not rate and len(pending) >= 32:
-            pending.pop(0).wait_for_publish(30)
-    for info in pending:
-        info.wait_for_publish(30)
+        publisher.publish(topics.emotion, emotion_message(device, "load", "e" * 32, time.time(), (100, 80, 96, 96), face(sequence)))
+    publisher.flush(timeout)
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    results.put(AgentResult(device, messages, cpu, time.monotonic() - start))
-    client.disconnect()
-    client.loop_stop()
+    results.put(AgentResult(device, messages, publisher.refused, len(outbox), cpu, time.monotonic() - start))
+    publisher.stop()
+    outbox.close()
 
 
-def run_subscriber(port: int, expected: int, timeout: float, ready, results) -> None:
+def run_subscriber(port: int, certs: Path, expected: int, timeout: float, ready, results) -> None:
     """Count distinct ids and latency per message until `expected` arrived or `timeout` passed."""
     seen: set[str] = set()
     latencies: list[float] = []
@@ -97,13 +109,16 @@ def run_subscriber(port: int, expected: int, timeout: float, ready, results) -> 
             counts["duplicates"] += 1
             return
         seen.add(payload["id"])
-        latencies.append(now - payload["sent"])
+        sent = datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00")).timestamp()
+        latencies.append(now - sent)
         counts["first"] = counts["first"] or now
         counts["last"] = now
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="load-subscriber")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="load-subscriber", protocol=mqtt.MQTTv5)
     client.on_message = on_message
     client.on_subscribe = lambda *args: ready.set()
+    files = tls_files(certs, READER)
+    client.tls_set(ca_certs=str(files.ca_file), certfile=str(files.cert_file), keyfile=str(files.key_file))
     client.connect(LOOPBACK, port)
     client.subscribe("fer/#", qos=1)
     deadline = time.monotonic() + timeout
@@ -120,14 +135,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
+def make_certs(workdir: Path, devices: list[str]) -> Path:
+    """The CA, broker and client certificates from the shipped make-certs.sh (one per simulated device)."""
+    certs = workdir / "fer"
+    subprocess.run([DEPLOY / "mosquitto" / "make-certs.sh", "--out", certs, *devices, READER], check=True,
+                   stdout=subprocess.DEVNULL)
+    return certs
+
+
+def start_broker(certs: Path) -> tuple[subprocess.Popen, int]:
+    """Mosquitto with the shipped fer-edge.conf and acl (TLS, certificate identities), on a loopback port."""
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not Path(binary).exists():
         raise SystemExit(f"{PROG}: error: mosquitto is not installed (Debian package `mosquitto`)")
     port = free_port()
-    config = workdir / "mosquitto.conf"
-    config.write_text(f"listener {port} {LOOPBACK}\nallow_anonymous true\npersistence false\n"
-                      "max_queued_messages 0\nmax_inflight_messages 0\n")
+    shutil.copy(DEPLOY / "mosquitto" / "acl", certs / "acl")
+    shipped = (DEPLOY / "mosquitto" / "fer-edge.conf").read_text()
+    listener = shipped.replace("/etc/mosquitto/fer/", f"{certs}/").replace("listener 8883\n", f"listener {port} {LOOPBACK}\n")
+    config = certs / "mosquitto.conf"
+    config.write_text(("user root\n" if os.geteuid() == 0 else "") + "persistence false\n" + listener)
     broker = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -145,33 +171,44 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_round(agents: int, messages: int, rate: float, port: int, broker_pid: int | None, timeout: float) -> dict:
+def device_names(agents: int) -> list[str]:
+    return [f"sim-{i:03d}" for i in range(agents)]
+
+
+def run_round(agents: int, messages: int, rate: float, port: int, certs: Path, broker_pid: int, timeout: float) -> dict:
     """One load level: K agents, each `messages` at `rate`; returns the figures of the table row."""
     ready, go = mp.Event(), mp.Event()
     agent_results, subscriber_results = mp.Queue(), mp.Queue()
-    subscriber = mp.Process(target=run_subscriber, args=(port, agents * messages, timeout, ready, subscriber_results))
+    subscriber = mp.Process(target=run_subscriber, args=(port, certs, agents * messages, timeout, ready, subscriber_results))
     subscriber.start()
     if not ready.wait(10):
         raise SystemExit(f"{PROG}: error: the subscriber did not subscribe within 10 s")
-    workers = [mp.Process(target=run_agent, args=(f"sim-{i:03d}", port, messages, rate, go, agent_results))
-               for i in range(agents)]
-    for worker in workers:
-        worker.start()
-    time.sleep(1.0)  # let every agent connect before the clock starts
-    broker_before = process_cpu_seconds(broker_pid) if broker_pid else None
+    with tempfile.TemporaryDirectory(prefix="outboxes-") as outboxes:
+        workers = [mp.Process(target=run_agent, args=(device, port, certs, Path(outboxes), messages, rate, timeout, go, agent_results))
+                   for device in device_names(agents)]
+        for worker in workers:
+            worker.start()
+        time.sleep(2.0 + agents * 0.05)  # let every agent connect (TLS handshakes) before the clock starts
+        return measure(workers, subscriber, go, agent_results, subscriber_results, broker_pid, timeout)
+
+
+def measure(workers, subscriber, go, agent_results, subscriber_results, broker_pid: int, timeout: float) -> dict:
+    broker_before = process_cpu_seconds(broker_pid)
     started = time.monotonic()
     go.set()
     sent = [agent_results.get(timeout=timeout) for _ in workers]
     received = subscriber_results.get(timeout=timeout)
     wall = time.monotonic() - started
-    broker_cpu = (process_cpu_seconds(broker_pid) - broker_before) / wall if broker_pid else None
+    broker_cpu = (process_cpu_seconds(broker_pid) - broker_before) / wall
     for process in [*workers, subscriber]:
         process.join(5)
     latencies = sorted(received["latencies"]) or [0.0]
     total_sent = sum(result.sent for result in sent)
     return {
-        "agents": agents, "rate": rate or "max", "sent": total_sent, "delivered": received["delivered"],
-        "dropped": total_sent - received["delivered"], "duplicates": received["duplicates"],
+        "agents": len(workers), "rate": None, "sent": total_sent, "delivered": received["delivered"],
+        "unsent": sum(r.unsent for r in sent), "dropped": total_sent - received["delivered"],
+        "refused": sum(r.refused for r in sent),
+        "duplicates": received["duplicates"],
         "msgs_per_s": received["delivered"] / max(received["span"], 1e-9),
         "agent_cpu": statistics.mean(r.cpu_seconds / r.wall_seconds for r in sent),
         "broker_cpu": broker_cpu,
@@ -180,7 +217,9 @@ def run_round(agents: int, messages: int, rate: float, port: int, broker_pid: in
 
 
 COLUMNS = [("agents", "K", "{}"), ("rate", "msg/s per agent", "{}"), ("sent", "sent", "{}"),
-           ("delivered", "delivered", "{}"), ("dropped", "dropped", "{}"), ("duplicates", "dup", "{}"),
+           ("delivered", "delivered", "{}"), ("unsent", "left in outboxes", "{}"), ("dropped", "dropped", "{}"),
+           ("refused", "refused", "{}"),
+           ("duplicates", "dup", "{}"),
            ("msgs_per_s", "delivered msg/s", "{:.0f}"), ("agent_cpu", "CPU per agent", "{:.1%}"),
            ("broker_cpu", "broker CPU", "{:.0%}"), ("p50_ms", "p50 ms", "{:.1f}"), ("p99_ms", "p99 ms", "{:.1f}")]
 
@@ -191,13 +230,12 @@ def format_row(row: dict) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, nargs="+", default=[10, 50], metavar="K",
                         help="numbers of simulated agents, one round each (default: 10 50)")
     parser.add_argument("--messages", type=int, default=200, help="messages per agent per round (default: 200)")
     parser.add_argument("--rate", type=float, default=20.0,
-                        help="messages per second per agent; 0: as fast as the broker acknowledges (default: 20)")
-    parser.add_argument("--port", type=int, help="use the broker already listening on 127.0.0.1:PORT")
+                        help="messages per second per agent; 0: as fast as its outbox takes them (default: 20)")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on a round after this long (default: 120)")
     args = parser.parse_args(argv)
     if min(args.agents) < 1 or max(args.agents) > 500:
@@ -212,18 +250,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory() as workdir:
-        broker, port = (None, args.port) if args.port else start_broker(Path(workdir))
+        certs = make_certs(Path(workdir), device_names(max(args.agents)))
+        broker, port = start_broker(certs)
         try:
-            print(f"broker 127.0.0.1:{port}, {os.cpu_count()} CPUs, {args.messages} messages per agent, QoS 1")
+            print(f"mosquitto (deploy/mosquitto/, TLS) on 127.0.0.1:{port}, {os.cpu_count()} CPUs, "
+                  f"{args.messages} messages per agent through MqttPublisher and its outbox, MQTT 5, QoS 1")
             print("| " + " | ".join(title for _, title, _ in COLUMNS) + " |")
             print("|" + "---|" * len(COLUMNS))
             for agents in args.agents:
-                print(format_row(run_round(agents, args.messages, args.rate, port, broker and broker.pid, args.timeout)),
-                      flush=True)
+                row = run_round(agents, args.messages, args.rate, port, certs, broker.pid, args.timeout)
+                print(format_row(row | {"rate": args.rate or "max"}), flush=True)
         finally:
-            if broker is not None:
-                broker.terminate()
-                broker.wait(5)
+            broker.terminate()
+            broker.wait(5)
     return 0
 
 

@@ -256,7 +256,6 @@ class MqttPublisher:
             self._inflight[info.mid] = message
             self._last_seq = message.seq
 
-
     def _too_large(self, message: Message) -> bool:
         """Refuse here what the broker would answer by disconnecting us, again after every reconnect."""
         size = packet_size(message)

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from edge.config import load_config
+from tools import installed_tool
 
 ANSIBLE = Path(__file__).resolve().parents[1] / "deploy" / "ansible"
-BIN = Path(sys.executable).parent
 
 
 def ansible_tool(name: str) -> str:
-    tool = shutil.which(name, path=f"{BIN}:{os.environ.get('PATH', '')}")
-    if tool is None:
-        pytest.skip(f"{name} is not installed (pip extra `dev` has ansible-core)")
-    return tool
+    return installed_tool(name, "pip extra `dev` has ansible-core")
 
 
 def test_playbook_passes_syntax_check():

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from tools import installed_tool
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name, path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    if found is None:
-        pytest.skip(f"{name} is not installed (make system-deps / the dev extra install it)")
-    return found
+    return installed_tool(name, "make system-deps and the dev extra install it")
 
 
 def test_shellcheck_is_clean_on_deploy():
