@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edge.argparsing import Parser
 from edge.errors import FerEdgeError, run_guarded
+from edge.logs import configure_logging
 from training.data import FER2013_VARIABLE
 from training.flags import HelpWithDefaults, add_flags, from_args
 from training.model import ModelOptions
@@ -36,15 +37,10 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     return from_args(TrainOptions, args, model=from_args(ModelOptions, args))
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging()
+    configure_logging("INFO")
     return run_guarded(PROG, lambda: train_and_summarize(args), (FerEdgeError, ValueError, OSError))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from edge.argparsing import Parser
 from edge.cli import FLIP_AVERAGE
 from edge.errors import DataError, run_guarded
-from training.cli import configure_logging
+from edge.logs import configure_logging
 from training.data import FER2013_VARIABLE, USAGES, load_fer2013
 
 PROG = "fer-eval"
@@ -64,7 +64,7 @@ def haar_comparison(model: Path, images, labels, split: str, margin: float, out:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging()
+    configure_logging("INFO")
     return run_guarded(PROG, lambda: evaluate(args))
 
 
