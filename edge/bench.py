@@ -77,8 +77,9 @@ def frame_size(video: Path) -> tuple[int, int, int]:
 
 def bench_config(
     video: Path, model: Path, port: int, workdir: Path, flip_average: bool | None = None,
-    detector: str = "haar", every_n_frames: int = 1,
+    detector: str = "haar", every_n_frames: int = 1, commit_seconds: float | None = None,
 ) -> EdgeConfig:
+    outbox = {"path": workdir / "outbox.sqlite3"} | ({} if commit_seconds is None else {"commit_seconds": commit_seconds})
     return EdgeConfig.model_validate({
         "device_id": "bench",
         "trigger": {"kind": "motion", "quiet_seconds": 0.5},
@@ -86,7 +87,7 @@ def bench_config(
         "detector": {"kind": detector, "every_n_frames": every_n_frames},
         "classifier": {"model": model, "threads": 1, "flip_average": flip_average},
         "mqtt": {"host": "127.0.0.1", "port": port},
-        "outbox": {"path": workdir / "outbox.sqlite3"},
+        "outbox": outbox,
         "homeassistant": {"enabled": False},
     })
 
@@ -110,8 +111,10 @@ class Run:
         return self.agent.counters.frames / self.cpu_seconds
 
 
-def run_once(video: Path, model: Path, detector: str, every_n: int, flip_average, broker, workdir: Path) -> Run:
-    config = bench_config(video, model, broker.port, workdir, flip_average, detector, every_n)
+def run_once(
+    video: Path, model: Path, detector: str, every_n: int, flip_average, broker, workdir: Path, commit_seconds=None
+) -> Run:
+    config = bench_config(video, model, broker.port, workdir, flip_average, detector, every_n, commit_seconds)
     probe = LatencyProbe(broker.host, broker.port, f"{config.mqtt.topic_prefix}/bench/emotion")
     agent = assemble(config)
     agent.times = StageTimes(clock=time.thread_time)  # CPU time of the loop: a busy machine inflates wall time only
@@ -282,7 +285,7 @@ def format_report(runs: dict[str, list[Run]], header: str, x86: tuple[str, float
 
 def run_bench(
     video: Path, model: Path | None = None, flip_average: bool | None = None,
-    detectors: tuple[str, ...] = ("haar",), repeats: int = 3, every_n: int = 1,
+    detectors: tuple[str, ...] = ("haar",), repeats: int = 3, every_n: int = 1, commit_seconds: float | None = None,
 ) -> int:
     """Each detector `repeats` times over the clip, alternating, on one core; prints the table."""
     model = find_model(model)
@@ -295,7 +298,9 @@ def run_bench(
         try:
             for _ in range(repeats):
                 for kind in detectors:
-                    runs[kind].append(run_once(video, model, kind, every_n, flip_average, broker, Path(tmp)))
+                    runs[kind].append(
+                        run_once(video, model, kind, every_n, flip_average, broker, Path(tmp), commit_seconds)
+                    )
         finally:
             broker.stop()
     agent = runs[detectors[0]][0].agent
@@ -311,7 +316,8 @@ def run_bench(
     header = (
         f"fer-edge bench: {video.name} ({width}x{height}, {frames} frames), {model.name} ({classifier.input_dtype} input, "
         f"{classifier.runtime}{', flip-averaged' if classifier.flip_average else ''}), 1 thread on core {core} of "
-        f"{x86[0]}; {repeats} run(s) per detector, alternating; faces detected every {every_n} frame(s)"
+        f"{x86[0]}; {repeats} run(s) per detector, alternating; faces detected every {every_n} frame(s); "
+        f"outbox commits every {agent.config.outbox.commit_seconds:g} s"
     )
     print(format_report(runs, header, x86, macs))
     if every_n > 1:
@@ -339,7 +345,8 @@ def bench_from_args(args: argparse.Namespace) -> int:
     detectors = ("haar", "yunet") if args.detector == "both" else (args.detector,)
     from edge.cli import FLIP_AVERAGE
 
-    return run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average], detectors, args.repeats, args.every_n_frames)
+    return run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average], detectors, args.repeats,
+                     args.every_n_frames, args.commit_seconds)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--every-n-frames", type=int, default=1, metavar="N",
         help="detect faces in every N-th frame, the tracker carrying them in between (detector.every_n_frames; default 1)",
     )
+    parser.add_argument(
+        "--commit-seconds", type=float, metavar="S",
+        help="outbox.commit_seconds of the pipeline (default: the config's); results are sent once stored, so this "
+        "bounds the capture-to-delivery latency from below",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
 
 
