@@ -186,3 +186,27 @@ def test_two_people_are_two_tracks_in_the_emotions_and_in_the_event(broker, tmp_
     for track in event["tracks"]:
         labels = [e["label"] for e in emotions if e["track"] == track["track"]]
         assert track["dominant"] in labels
+
+
+def test_an_installed_model_that_fails_at_start_is_rolled_back_and_the_status_says_so(
+        broker, tmp_path, tflite_model, tflite_model_float, validators):
+    from edge.bundle import MODEL, pack
+    from edge.classifier import TFLiteEmotionClassifier
+    from edge.modelstore import CURRENT, install, target
+
+    store = tmp_path / "store"
+    for model in (tflite_model, tflite_model_float):
+        install(pack(model, tmp_path / f"{model.stem}.bundle").source, store, {}, TFLiteEmotionClassifier)
+    (store / target(store, CURRENT) / MODEL).write_bytes(b"truncated")
+    subscriber = Client(broker, "watcher")
+    assert subscriber.wait_connected()
+    subscriber.subscribe("fer/cam1/status")
+    config = settings(tmp_path, tflite_model, broker.port, model_store={"path": str(store)})
+    config["classifier"] = {}
+    assemble(EdgeConfig.model_validate(config)).run(threading.Event(), pace=False)
+    time.sleep(0.3)
+    statuses = [payload for _, payload in drain(subscriber)]
+    for status in statuses:
+        validators["status"].validate(status)
+    assert statuses and all(s["model_sha256"] == file_sha256(tflite_model) for s in statuses)
+    assert statuses[0]["model"] == "tiny_int8" and statuses[0]["rollback"]["from"]["model"] == "tiny_float32"
