@@ -12,13 +12,18 @@ ROOT=/var/tmp/fer-edge-check/root
 PLAYBOOK=ansible-playbook
 DEVICE=chroot-check
 MODEL=$SOURCE/models/fer2013_cnn_bilstm_int8.tflite
+BUNDLES=()
+KEYS=()
 
 usage() {
     cat <<EOF
-Usage: $PROG [--root DIR] [--model FILE] [--ansible-playbook PATH]
+Usage: $PROG [--root DIR] [--model FILE] [--bundle FILE]... [--trusted-key PUB]... [--ansible-playbook PATH]
 
   --root DIR                a Debian root with python3 (default: $ROOT, made by check_debootstrap.sh)
   --model FILE              .tflite with its .json sidecar to push (default: $MODEL)
+  --bundle FILE             a model bundle to push through \`fer-edge model install\` instead; given again, the
+                            bundles are rolled out in turn, each checked to be the current model afterwards
+  --trusted-key PUB         a public key the bundles must be signed by (fer_edge_trusted_keys); repeatable
   --ansible-playbook PATH   an ansible-playbook that has community.general (default: $PLAYBOOK)
   -h, --help                this text
 EOF
@@ -32,6 +37,8 @@ parse_args() {
         case "$1" in
             --root) ROOT=${2:?--root needs a value}; shift 2 ;;
             --model) MODEL=$(realpath "${2:?--model needs a value}"); shift 2 ;;
+            --bundle) BUNDLES+=("$(realpath "${2:?--bundle needs a value}")"); shift 2 ;;
+            --trusted-key) KEYS+=("$(realpath "${2:?--trusted-key needs a value}")"); shift 2 ;;
             --ansible-playbook) PLAYBOOK=${2:?--ansible-playbook needs a value}; shift 2 ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument '$1' (see --help)" ;;
@@ -67,6 +74,8 @@ fer_edge:
       fer_edge_model: $MODEL
       fer_edge_certs_dir: $WORK/certs
       fer_edge_settings: {camera: {kind: opencv, fps: 2}, trigger: {kind: motion}}
+      fer_edge_bundle: "${BUNDLES[0]:-}"
+      fer_edge_trusted_keys: [$(IFS=,; echo "${KEYS[*]}")]
 EOF
     printf 'vault_fer_edge_mqtt_passwords:\n  %s: chroot-secret\n' "$DEVICE" > "$WORK/vault.yml"
     head -c 24 /dev/urandom | base64 > "$WORK/vault-pass"
@@ -76,7 +85,7 @@ EOF
 run_playbook() {
     say "ansible-playbook site.yml on $ROOT (run $1)"
     (cd "$ANSIBLE_DIR" && ANSIBLE_FORCE_COLOR=0 "$PLAYBOOK" -i "$WORK/inventory.yml" site.yml \
-        -e "@$WORK/vault.yml" --vault-password-file "$WORK/vault-pass") | tee "$WORK/run$1.log"
+        -e "@$WORK/vault.yml" --vault-password-file "$WORK/vault-pass" "${@:2}") | tee "$WORK/run$1.log"
 }
 
 main() {
@@ -87,6 +96,14 @@ main() {
     grep -Eq "changed=0 +unreachable=0 +failed=0" "$WORK/run2.log" || die "the second run changed something (see above)"
     chroot "$ROOT" /opt/fer-edge/venv/bin/fer-edge check-config /etc/fer-edge/edge.toml
     say "both runs passed; the second changed nothing"
+    local run=3 bundle
+    for bundle in "${BUNDLES[@]:1}"; do
+        run_playbook $run -e "fer_edge_bundle=$bundle"
+        chroot "$ROOT" /opt/fer-edge/venv/bin/fer-edge model status --config /etc/fer-edge/edge.toml \
+            --expect-bundle "/opt/fer-edge/bundles/$(basename "$bundle")" || die "$(basename "$bundle") is not current"
+        say "$(basename "$bundle") is the current model, the one before it previous"
+        run=$((run + 1))
+    done
 }
 
 main "$@"

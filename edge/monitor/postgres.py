@@ -6,21 +6,9 @@ each batch is one transaction sent in psycopg's pipeline mode.
 
 from __future__ import annotations
 
-from edge.monitor.store import COLUMNS, EMOTIONS_QUERY, BatchedStore, StoreError
+from edge.monitor.store import COLUMNS, EMOTIONS_QUERY, BatchedStore, StoreError, table_schema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY,
-    device TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    received_at DOUBLE PRECISION NOT NULL,
-    label TEXT,
-    payload TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_device_time ON messages (device, kind, timestamp);
-"""
+SCHEMA = table_schema("DOUBLE PRECISION")
 INSERT = (f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
           "ON CONFLICT (id) DO NOTHING")
 

@@ -14,19 +14,24 @@ from pathlib import Path
 from edge.errors import FerEdgeError
 from edge.monitor.records import Record
 
-SCHEMA = """
+def table_schema(real: str = "REAL") -> str:
+    """The `messages` table and its index; `real` is the database's name for a double (PostgreSQL's differs)."""
+    return f"""
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY,
     device TEXT NOT NULL,
     kind TEXT NOT NULL,
     topic TEXT NOT NULL,
     timestamp TEXT NOT NULL,
-    received_at REAL NOT NULL,
+    received_at {real} NOT NULL,
     label TEXT,
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_device_time ON messages (device, kind, timestamp);
 """
+
+
+SCHEMA = table_schema()
 
 
 class StoreError(FerEdgeError, OSError):
