@@ -186,7 +186,8 @@ start_monitor() {
         --mqtt-password-file "$WORK/reader-password" --mqtt-client-id fer-monitor-check \
         --sqlite "$WORK/monitor.db" --jsonl "$WORK/monitor.jsonl" --no-table 2> "$WORK/monitor.log" &
     PIDS+=($!)
-    wait_for "fer-monitor to subscribe" "grep -q 'Received SUBSCRIBE from fer-monitor-check' '$WORK/mosquitto.log'"
+    # the broker makes the user name (the certificate's CN) the client id: use_username_as_clientid
+    wait_for "fer-monitor to subscribe" "grep -q 'Received SUBSCRIBE from fer-reader' '$WORK/mosquitto.log'"
 }
 
 run_agent() {
