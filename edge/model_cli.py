@@ -45,7 +45,8 @@ def add_model_verbs(model: argparse.ArgumentParser, add_setting_flags) -> None:
     status.add_argument("--expect-sha256", metavar="SHA256",
                         help="exit 1 unless the current model has this sha256 and no rollback is recorded")
     status.add_argument("--expect-bundle", type=Path, metavar="BUNDLE",
-                        help="exit 1 unless this bundle is the current model and no rollback is recorded")
+                        help="exit 1 unless this bundle (verified as install would) is the current model and no "
+                        "rollback is recorded")
     add_setting_flags(status)
 
 
@@ -69,12 +70,15 @@ def run_model(args: argparse.Namespace, load_config, setting_flags) -> int:
     config = load_config(args.config, flags=setting_flags(args))
     if verb == "install":
         return install(config, args.bundle, restart=not args.no_restart)
-    expected = args.expect_sha256
+    folder = None
     if args.expect_bundle is not None:
-        from edge.bundle import read_bundle
+        from edge.bundle import read_bundle, verify
+        from edge.signing import trusted_keys
 
-        expected = read_bundle(args.expect_bundle).model_sha256
-    return status(config.model_store.path, expected)
+        bundle = read_bundle(args.expect_bundle)
+        verify(bundle, trusted_keys(config.model_store.trusted_keys))  # a bundle that would be refused is not current
+        folder = bundle.digest[:16]
+    return status(config.model_store.path, args.expect_sha256, folder)
 
 
 def sign(bundle_path: Path, key_path: Path) -> int:
@@ -121,7 +125,7 @@ def restart_service() -> None:
     print(f"restarted {SERVICE} (if it was running)")
 
 
-def status(store: Path, expect_sha256: str | None) -> int:
+def status(store: Path, expect_sha256: str | None, expect_folder: str | None = None) -> int:
     from edge.modelstore import CURRENT, PREVIOUS, describe, read_rollback, target
 
     current = target(store, CURRENT)
@@ -132,9 +136,10 @@ def status(store: Path, expect_sha256: str | None) -> int:
     rollback = read_rollback(store)
     if rollback:
         print(f"rollback  from {rollback['from']['model']} at {rollback['at']}: {rollback['reason']}")
-    if expect_sha256 is not None:
-        running = describe(store / current)["sha256"] if current else None
-        if running != expect_sha256 or rollback:
-            raise RolloutCheckError(f"{store}: expected model sha256 {expect_sha256}, current is {running}"
-                                    + (" after a rollback" if rollback else ""))
+    running = describe(store / current)["sha256"] if current else None
+    after = " after a rollback" if rollback else ""
+    if expect_sha256 is not None and (running != expect_sha256 or rollback):
+        raise RolloutCheckError(f"{store}: expected model sha256 {expect_sha256}, current is {running}{after}")
+    if expect_folder is not None and (current != expect_folder or rollback):
+        raise RolloutCheckError(f"{store}: the bundle is not the current model (current: {current}{after})")
     return 0

@@ -49,3 +49,18 @@ def test_a_bundle_that_is_no_tar_is_named(tmp_path, tflite_model, capsys):
     shutil.copy(tflite_model, tmp_path / "x.bundle")
     assert main(["model", "install", str(tmp_path / "x.bundle"), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
     assert capsys.readouterr().err.startswith(f"fer-edge: error: {tmp_path / 'x.bundle'}: not a model bundle")
+
+
+def test_expect_bundle_refuses_a_bundle_install_would_refuse(tmp_path, tflite_model, capsys):
+    key, stranger, bundle = tmp_path / "release.key", tmp_path / "stranger.key", tmp_path / "m.bundle"
+    for path in (key, stranger):
+        main(["model", "keygen", str(path)])
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    main(["model", "sign", str(bundle), "--key", str(key)])
+    config = config_file(tmp_path, [f"{key}.pub"])
+    assert main(["model", "install", str(bundle), "--config", str(config), "--no-restart"]) == 0
+    assert main(["model", "status", "--config", str(config), "--expect-bundle", str(bundle)]) == 0
+    main(["model", "sign", str(bundle), "--key", str(stranger)])  # the same model, now signed by a stranger
+    capsys.readouterr()
+    assert main(["model", "status", "--config", str(config), "--expect-bundle", str(bundle)]) == 1
+    assert "not among the trusted keys" in capsys.readouterr().err
