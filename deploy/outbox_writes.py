@@ -76,7 +76,7 @@ def make_outbox(path: Path, commit_seconds: float | None) -> Outbox:
 
 def one_round(broker: LocalMosquitto, workdir: Path, args, commit_seconds: float | None, faces: int) -> tuple:
     """(bytes written, transactions) per delivered result in one round; transactions are None where the
-    outbox does not count them (one per put and one per acknowledgement before grouping)."""
+    outbox does not count them (before grouping: one per frame's put and one per acknowledgement)."""
     path = workdir / f"outbox-{time.monotonic_ns()}.sqlite3"
     counter = Counter(broker)
     config = MqttConfig(host=broker.host, port=broker.port)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for (commit_seconds, faces), values in figures.items():
         shown = "default" if commit_seconds is None else f"{commit_seconds:g}"
         written = statistics.median(v[0] for v in values)
-        commits = "2 (one put, one delete)" if values[0][1] is None else f"{statistics.median(v[1] for v in values):.2f}"
+        commits = "not counted" if values[0][1] is None else f"{statistics.median(v[1] for v in values):.2f}"
         print(f"| {faces} | {shown} | {faces * args.fps:g} | {written:,.0f} | {commits} |")
     return 0
 

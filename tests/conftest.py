@@ -26,6 +26,19 @@ def broker(tmp_path):
 
 
 @pytest.fixture
+def silent_camera():
+    """The URL of a network camera whose server accepts connections and never answers (a real loopback socket)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+    threading.Thread(target=lambda: held.extend(server.accept() for _ in iter(int, 1)), daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/video.mjpg"
+    server.close()
+
+
+@pytest.fixture
 def small_disk(tmp_path):
     """A function size -> a folder on a tmpfs of that size (e.g. "512k"), unmounted after the test; skipped
     where mounting is not allowed (not root, or in a container without the capability)."""

@@ -9,8 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from edge.demo import CLIP
 from edge.publisher import wait_until
 from mosquitto import free_port
@@ -62,16 +60,6 @@ class Daemon:
             self.process.kill()
             self._socket.close()
         return time.monotonic() - started
-
-
-@pytest.fixture
-def silent_camera():
-    """A network camera whose server accepts the connection and never answers (a real loopback socket)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held = []
-    threading.Thread(target=lambda: held.extend(server.accept() for _ in iter(int, 1)), daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/video.mjpg"
-    server.close()
 
 
 def test_a_camera_that_never_answers_neither_starves_the_watchdog_nor_delays_sigterm(tmp_path, tflite_model,

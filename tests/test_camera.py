@@ -1,6 +1,4 @@
 import logging
-import socket
-import threading
 import time
 
 import cv2
@@ -147,19 +145,8 @@ def test_folder_with_no_readable_image_is_an_error_at_start(tmp_path):
         open_source(CameraConfig(kind="folder", source=str(tmp_path), loop=True))
 
 
-@pytest.fixture
-def silent_server():
-    """A real TCP server on a loopback port that accepts connections and never answers."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held = []
-    accepting = threading.Thread(target=lambda: held.extend(server.accept() for _ in iter(int, 1)), daemon=True)
-    accepting.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/stream.mjpg"
-    server.close()
-
-
-def test_a_network_camera_that_never_answers_does_not_block_and_times_out(silent_server, caplog):
-    config = CameraConfig(source=silent_server, open_timeout_seconds=0.5, retry_seconds=60)
+def test_a_network_camera_that_never_answers_does_not_block_and_times_out(silent_camera, caplog):
+    config = CameraConfig(source=silent_camera, open_timeout_seconds=0.5, retry_seconds=60)
     started = time.monotonic()
     source = open_source(config)
     assert source.read() is None and time.monotonic() - started < 0.2  # the open runs in the background
