@@ -1,6 +1,6 @@
 """Entry points of the training-side commands, safe on an edge-only install (`pip install 'fer-edge[edge]'`).
 
-fer-train, fer-eval, fer-convert and fer-bench need the `train` extra (TensorFlow, scikit-learn, matplotlib),
+fer-train, fer-eval, fer-convert, fer-bench and fer-soup need the `train` extra (TensorFlow, scikit-learn, matplotlib),
 which a Pi does not have. Each entry point here checks that those are installed before importing the command,
 so that their absence ends in one line naming the extra, not a ModuleNotFoundError traceback; and it imports
 TensorFlow with its C++ start-up banners kept off the terminal (unless -v/--verbose, or TF_CPP_MIN_LOG_LEVEL
@@ -22,6 +22,7 @@ COMMANDS = {
     "fer-eval": "training.eval_cli:main",
     "fer-convert": "converter.cli:main",
     "fer-bench": "converter.bench:main",
+    "fer-soup": "training.soup:main",
 }
 NO_WORK = {"-h", "--help", "--version"}  # these print and exit without TensorFlow
 
@@ -69,6 +70,10 @@ def fer_convert() -> int:
 
 def fer_bench() -> int:
     return run("fer-bench")
+
+
+def fer_soup() -> int:
+    return run("fer-soup")
 
 
 if __name__ == "__main__":  # python -m edge.entry fer-train ...

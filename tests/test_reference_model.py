@@ -11,6 +11,8 @@ from edge.labels import EMOTIONS
 from edge.modelfile import find_model
 
 BAR = 0.653  # the PrivateTest accuracy the reference model must beat (issue #2)
+REALVAL_BAR = 0.62  # real photos through the agent's own path, agent defaults (issue #10)
+REALVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "realval"
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +42,13 @@ def test_shipped_model_clears_the_bar_on_privatetest(shipped, shared_fer2013):
     faces, labels = load_fer2013(shared_fer2013).split("PrivateTest")
     probabilities = tflite_probabilities(TFLiteEmotionClassifier(shipped), faces)
     assert np.mean(probabilities.argmax(1) == labels) > BAR
+
+
+def test_shipped_model_reads_real_photos_the_agents_way(shipped, tmp_path):
+    from training.eval_cli import main
+
+    if not (REALVAL / "labels.csv").is_file():
+        pytest.skip(f"{REALVAL} is absent")
+    assert main([str(shipped), "--photos", str(REALVAL), "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "photos_summary.json").read_text())
+    assert summary["faces_found"] == summary["photos"] and summary["accuracy_all_photos"] >= REALVAL_BAR

@@ -1,0 +1,29 @@
+import json
+
+import numpy as np
+
+from training.model import ModelOptions, build_model
+from training.soup import main
+
+TINY = dict(arch="cnn-bilstm", conv_blocks=1, filters=8, lstm_units=8, dense_units=[16], augment=False)
+
+
+def test_soup_is_the_weighted_mean_of_two_runs_and_a_full_run(tmp_path, tiny_run, make_run, tiny_fer_csv):
+    import keras
+
+    other = make_run(build_model(ModelOptions(**TINY)), ModelOptions(**TINY))
+    out = tmp_path / "soup"
+    assert main([str(tiny_run), str(other), "--share", "0.25", "--run-dir", str(out), "--data", str(tiny_fer_csv)]) == 0
+    first, second, soup = (keras.models.load_model(p / "model.keras") for p in (tiny_run, other, out))
+    expected = 0.25 * first.get_layer("emotion").get_weights()[0] + 0.75 * second.get_layer("emotion").get_weights()[0]
+    assert np.allclose(soup.get_layer("emotion").get_weights()[0], expected)
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert [i["share"] for i in metadata["source"]["soup"]] == [0.25, 0.75]
+    assert (out / "privatetest_report.json").is_file()
+
+
+def test_different_networks_are_refused(tmp_path, tiny_run, make_run, tiny_fer_csv, capsys):
+    wider = ModelOptions(**{**TINY, "filters": 4})
+    other = make_run(build_model(wider), wider)
+    assert main([str(tiny_run), str(other), "--run-dir", str(tmp_path / "s"), "--data", str(tiny_fer_csv)]) == 1
+    assert "not the same network" in capsys.readouterr().err
