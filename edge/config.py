@@ -202,7 +202,8 @@ class OutboxConfig(Section):
     commit_seconds: float = Field(
         1.0, ge=0, le=60,
         description="Results and deletions are written together at most this often, sparing the SD card (the "
-        "first result after a quiet spell at once); a crash can lose this long of results not yet stored. 0: every frame.",
+        "first result after a quiet spell at once); results are sent without waiting for it, and one acknowledged "
+        "before its commit is never written; a crash can lose this long of results not yet stored. 0: every frame.",
     )
 
 

@@ -2,8 +2,11 @@
 
 An SD card wears with every sync, so writes are grouped: the results put within `commit_seconds` and the
 deletions of those the broker has acknowledged go to disk together, in one transaction with one sync (the
-first result after a quiet spell at once). A row is sent only once it is committed, so a SIGKILL loses nothing
-stored; an acknowledged row whose deletion was not yet committed is sent again after a restart, with its id.
+first result after a quiet spell at once). A result can be sent as soon as it is put, before its commit: one the
+broker acknowledges before the commit is never written at all, which is what spares the card while connected,
+and the results wait for no disk. A SIGKILL loses nothing stored (what it can lose, results of the last
+`commit_seconds` not yet acknowledged, it could lose with any grouping); an acknowledged row whose deletion was
+not yet committed is sent again after a restart, with its id.
 A full disk is not an error of the caller: the results it refuses are counted (`not_stored`), it is said once
 per episode, and storing resumes when there is room again.
 """
@@ -15,7 +18,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge.errors import ConfigError
@@ -59,7 +62,7 @@ def check_schema(db: sqlite3.Connection, path: Path) -> None:
 
 @dataclass(frozen=True)
 class Message:
-    """One MQTT message; `id` is the payload's id, `seq` its place in the outbox (0 before it is stored)."""
+    """One MQTT message; `id` is the payload's id, `seq` its place in the outbox (0 before it is put)."""
 
     id: str
     topic: str
@@ -134,9 +137,13 @@ class Outbox:
         return taken
 
     def acknowledge(self, seq: int) -> None:
-        """The broker has message `seq`: it no longer counts, and its row goes at the next commit."""
+        """The broker has message `seq`: it no longer counts; a stored row goes at the next commit, one not yet
+        committed is never written."""
         with self._lock:
-            self._acknowledged.append(seq)
+            waiting = len(self._pending)
+            self._pending = [m for m in self._pending if m.seq != seq]
+            if len(self._pending) == waiting:
+                self._acknowledged.append(seq)
 
     def due_in(self) -> float | None:
         """Seconds until the next write is due; None when there is nothing to write."""
@@ -169,10 +176,9 @@ class Outbox:
             self._delete_acknowledged()  # before the oldest others are evicted
             self._evict_oldest()
             for message in inserts:
-                self._next_seq += 1
                 self._db.execute(
                     "INSERT INTO outbox (seq, id, topic, payload, qos, retain) VALUES (?, ?, ?, ?, ?, ?)",
-                    (self._next_seq, message.id, message.topic, message.payload, message.qos, int(message.retain)),
+                    (message.seq, message.id, message.topic, message.payload, message.qos, int(message.retain)),
                 )
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -190,7 +196,7 @@ class Outbox:
                 self._disk_full_since = None
 
     def after(self, seq: int, limit: int) -> list[Message]:
-        """Up to `limit` stored messages after `seq`, oldest first."""
+        """Up to `limit` messages after `seq`, oldest first: the stored ones, then those not yet committed."""
         with self._lock:
             try:
                 rows = self._db.execute(
@@ -199,8 +205,10 @@ class Outbox:
                 ).fetchall()
             except sqlite3.Error as exc:
                 logger.error("outbox %s: cannot read (%s)", self.path, exc)
-                return []
-        return [Message(i, t, bytes(p), q, bool(r), s) for i, t, p, q, r, s in rows]
+                rows = []
+            stored = [Message(i, t, bytes(p), q, bool(r), s) for i, t, p, q, r, s in rows]
+            waiting = [m for m in self._pending if m.seq > seq]  # seqs above every stored row
+        return (stored + waiting)[:limit]
 
     def close(self) -> None:
         """Commit what is queued, shrink the log into the database, close the file."""
@@ -216,6 +224,8 @@ class Outbox:
             self._db.close()
 
     def _take(self, message: Message) -> bool:
+        self._next_seq += 1
+        message = replace(message, seq=self._next_seq)
         if len(self) < self.max_messages:
             self._pending.append(message)
             return True

@@ -1,6 +1,7 @@
 """MQTT publishing through the outbox with paho-mqtt 2.x.
 
-Results are stored before they are sent. A sender thread hands paho at most `window` of them, in order,
+Results go into the outbox, which stores them in groups; they are sent from there at once, without waiting
+for their group's commit (edge/outbox.py). A sender thread hands paho at most `window` of them, in order,
 only while connected; paho re-sends those itself after a reconnect. A row is deleted when paho reports the
 broker's acknowledgement (`on_publish` with the message's mid), so after a crash a result may be sent twice,
 with the same id, but never lost. Under MQTT 5 the acknowledgement can carry a refusal (135, "Not authorized",

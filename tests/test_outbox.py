@@ -32,17 +32,32 @@ def test_messages_come_back_in_order_after_reopening(tmp_path):
     assert len(reopened) == 5
 
 
-def test_puts_within_commit_seconds_are_one_write_and_sent_only_once_written(tmp_path):
+def test_puts_within_commit_seconds_are_one_write_and_can_be_sent_before_it(tmp_path):
     now = [100.0]
     outbox = Outbox(tmp_path / "o.sqlite3", commit_seconds=1.0, clock=lambda: now[0])
     outbox.put(message(0))  # the first after a quiet spell: stored at once
     outbox.put(message(1))
     outbox.put(message(2))
-    assert [m.id[-1] for m in outbox.after(0, 10)] == ["0"] and len(outbox) == 3
+    assert stored_ids(tmp_path / "o.sqlite3") == [message(0).id]
+    assert [m.id[-1] for m in outbox.after(0, 10)] == ["0", "1", "2"] and len(outbox) == 3
+    assert [m.seq for m in outbox.after(1, 10)] == [2, 3]
     assert outbox.due_in() == 1.0
     now[0] += 1.0
     outbox.commit_if_due()
     assert stored_ids(tmp_path / "o.sqlite3") == [message(n).id for n in range(3)]
+
+
+def test_a_result_acknowledged_before_its_commit_is_never_written(tmp_path):
+    now = [100.0]
+    outbox = Outbox(tmp_path / "o.sqlite3", commit_seconds=1.0, clock=lambda: now[0])
+    outbox.put(message(0))
+    outbox.put(message(1), message(2))
+    for sent in outbox.after(1, 10)[:1]:
+        outbox.acknowledge(sent.seq)
+    assert len(outbox) == 2
+    now[0] += 1.0
+    outbox.commit_if_due()
+    assert stored_ids(tmp_path / "o.sqlite3") == [message(0).id, message(2).id]
 
 
 def test_acknowledged_rows_stop_counting_at_once_and_are_deleted_together(tmp_path):
