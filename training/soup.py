@@ -54,7 +54,7 @@ def soup(args: argparse.Namespace) -> int:
     from training.evaluate import load_keras
     from training.options import TrainOptions
     from training.plots import plot_history, read_history
-    from training.train import BEST_MODEL, STAGE_HISTORY, _finish, prepare_run_dir
+    from training.train import BEST_MODEL, STAGE_HISTORY, finish_run, prepare_run_dir
 
     if not 0.0 <= args.share <= 1.0:
         raise FerEdgeError(f"--share {args.share} is outside 0..1")
@@ -68,7 +68,7 @@ def soup(args: argparse.Namespace) -> int:
     if stages.is_file():
         shutil.copy(stages, run_dir / STAGE_HISTORY)
         plot_history(read_history(stages), run_dir / "training_curves.png")
-    metadata = _finish(options, load_fer2013(options.data), model, run_dir, 0.0)
+    metadata = finish_run(options, load_fer2013(options.data), model, run_dir, 0.0)
     metadata = record_ingredients(run_dir, first.path, second.path, args.share)
     for split, scores in metadata["metrics"].items():
         print(f"{run_dir}: {split} accuracy {scores['accuracy']:.4f}, macro F1 {scores['macro_f1']:.4f}")

@@ -67,7 +67,7 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
     training_seconds = time.monotonic() - started
     best = keras.models.load_model(run_dir / BEST_MODEL, compile=False)
     plot_history(write_stage_history(options, run_dir), run_dir / "training_curves.png")
-    return _finish(options, data, best, run_dir, training_seconds)
+    return finish_run(options, data, best, run_dir, training_seconds)
 
 
 def prepare_run_dir(options: TrainOptions) -> Path:
@@ -244,7 +244,8 @@ def choose_flip_average(setting: str, model, data: Fer2013) -> tuple[bool, dict]
     return chosen, {"publictest_accuracy_plain": plain, "publictest_accuracy_flip_averaged": averaged}
 
 
-def _finish(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds: float) -> dict:
+def finish_run(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds: float) -> dict:
+    """Choose flip averaging, write the PublicTest/PrivateTest reports and the metadata of a finished model."""
     flip_average, flip_choice = choose_flip_average(options.flip_average, model, data)
     metrics = {}
     for split in filter(data.has, ("PublicTest", "PrivateTest")):
