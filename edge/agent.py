@@ -56,6 +56,7 @@ class Agent:
         self.unsent_note = "%d results stay in the outbox until the next start"  # the demo's outbox is temporary
         self.tracker = FaceTracker()
         self._tracked_event: str | None = None
+        self._near_looks = 0  # detections since the last whole-frame search
 
     def run(self, stop: threading.Event, pace: bool = True) -> None:
         """Tick at camera.fps, a video file at most at its own rate in real time (unpaced: every frame, at once).
@@ -179,6 +180,7 @@ class Agent:
         if event.id != self._tracked_event:
             self.tracker.reset()
             self._tracked_event = event.id
+            self._near_looks = 0
         with self.times.time("detect"):
             found, tracks = self._faces(image, event.frames)
         event.add_frame()
@@ -206,8 +208,20 @@ class Agent:
             faces, tracks = self.tracker.carried()
             if faces:
                 return [Face(in_frame(face.box, image.shape), face.landmarks) for face in faces], tracks
-        found = self.detector.find(image)
+        found = self._detect(image)
         return found, self.tracker.update(found)
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        """The frame's faces: near the tracked ones, or from a whole-frame search every full_search_every-th time
+        and whenever the near look comes back empty-handed."""
+        expected = self.tracker.expected()
+        if expected and self._near_looks < self.config.detector.full_search_every - 1:
+            near = self.detector.find_near(image, expected)
+            if near is not None:
+                self._near_looks += 1
+                return near
+        self._near_looks = 0
+        return self.detector.find(image)
 
     def _jpeg(self, face: np.ndarray) -> bytes | None:
         if not self.config.publish.include_face_image:

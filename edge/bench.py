@@ -77,14 +77,15 @@ def frame_size(video: Path) -> tuple[int, int, int]:
 
 def bench_config(
     video: Path, model: Path, port: int, workdir: Path, flip_average: bool | None = None,
-    detector: str = "haar", every_n_frames: int = 1, commit_seconds: float | None = None,
+    detector: str = "haar", search: dict | None = None, commit_seconds: float | None = None,
 ) -> EdgeConfig:
+    """The pipeline's config for a bench run; `search`: detector settings such as every_n_frames."""
     outbox = {"path": workdir / "outbox.sqlite3"} | ({} if commit_seconds is None else {"commit_seconds": commit_seconds})
     return EdgeConfig.model_validate({
         "device_id": "bench",
         "trigger": {"kind": "motion", "quiet_seconds": 0.5},
         "camera": {"source": str(video)},
-        "detector": {"kind": detector, "every_n_frames": every_n_frames},
+        "detector": {"kind": detector} | (search or {}),
         "classifier": {"model": model, "threads": 1, "flip_average": flip_average},
         "mqtt": {"host": "127.0.0.1", "port": port},
         "outbox": outbox,
@@ -112,9 +113,9 @@ class Run:
 
 
 def run_once(
-    video: Path, model: Path, detector: str, every_n: int, flip_average, broker, workdir: Path, commit_seconds=None
+    video: Path, model: Path, detector: str, search: dict, flip_average, broker, workdir: Path, commit_seconds=None
 ) -> Run:
-    config = bench_config(video, model, broker.port, workdir, flip_average, detector, every_n, commit_seconds)
+    config = bench_config(video, model, broker.port, workdir, flip_average, detector, search, commit_seconds)
     probe = LatencyProbe(broker.host, broker.port, f"{config.mqtt.topic_prefix}/bench/emotion")
     agent = assemble(config)
     agent.times = StageTimes(clock=time.thread_time)  # CPU time of the loop: a busy machine inflates wall time only
@@ -143,9 +144,9 @@ class FrameRecorder:
         pass
 
 
-def emotions_by_frame(video: Path, model: Path, detector: str, every_n: int, flip_average, workdir: Path):
+def emotions_by_frame(video: Path, model: Path, detector: str, search: dict, flip_average, workdir: Path):
     """frame number -> [(box, label)] of every face the agent's own path finds in the clip (no broker)."""
-    agent = assemble(bench_config(video, model, 1, workdir, flip_average, detector, every_n))
+    agent = assemble(bench_config(video, model, 1, workdir, flip_average, detector, search))
     agent.publisher.outbox.close()
     agent.publisher = recorder = FrameRecorder(agent)
     while agent.tick():
@@ -158,10 +159,21 @@ def emotions_by_frame(video: Path, model: Path, detector: str, every_n: int, fli
     return found
 
 
-def carried_agreement(video: Path, model: Path, detector: str, every_n: int, flip_average, workdir: Path) -> str:
-    """How the faces of every_n-frame detection compare with those of detecting every frame."""
-    every = emotions_by_frame(video, model, detector, 1, flip_average, workdir)
-    carried = emotions_by_frame(video, model, detector, every_n, flip_average, workdir)
+EVERY_FRAME_WHOLE = {"every_n_frames": 1, "full_search_every": 1}
+WHOLE_SEARCH_COLUMN = "haar whole"
+
+
+def describe_search(search: dict) -> str:
+    """e.g. 'faces detected every 1 frame(s), the whole frame searched every 5th detection'."""
+    text = f"faces detected every {search.get('every_n_frames', 1)} frame(s)"
+    every = search.get("full_search_every")
+    return text + (f", the whole frame searched in every {every}th detection (Haar)" if every else "")
+
+
+def carried_agreement(video: Path, model: Path, detector: str, search: dict, flip_average, workdir: Path) -> str:
+    """How the faces of the searched `search` compare with those of searching the whole of every frame."""
+    every = emotions_by_frame(video, model, detector, EVERY_FRAME_WHOLE, flip_average, workdir)
+    carried = emotions_by_frame(video, model, detector, search, flip_average, workdir)
     matched = differ = 0
     for frame, faces in every.items():
         for box, label in faces:
@@ -170,9 +182,9 @@ def carried_agreement(video: Path, model: Path, detector: str, every_n: int, fli
                 matched += 1
                 differ += match[1] != label
     total = sum(len(faces) for faces in every.values()) or 1
-    return (f"{detector}, detecting every {every_n} frames against every frame: emotion differs for "
+    return (f"{detector}, {describe_search(search)}, against the whole of every frame searched: emotion differs for "
             f"{100 * differ / max(matched, 1):.1f}% of {matched} matched faces; {100 * (total - matched) / total:.1f}% "
-            f"of the every-frame faces have no carried box over them")
+            f"of those faces have no box over them")
 
 
 # --- Raspberry Pi estimate -----------------------------------------------------------------------------
@@ -269,8 +281,9 @@ def format_report(runs: dict[str, list[Run]], header: str, x86: tuple[str, float
         values = [v for run in runs[kind] for v in run.latencies]
         latency[kind] = f"{np.median(values) * 1e3:.1f} / {np.percentile(values, 95) * 1e3:.1f}" if values else "-"
     lines.append(f"{'capture-to-delivery ms, med / p95':<34}" + "".join(f"{latency[k]:>{width}}" for k in kinds))
-    if len(kinds) == 2:
-        lines.append(f"\n{kinds[1]}/{kinds[0]} frames per CPU-second: {fps[kinds[1]] / fps[kinds[0]]:.2f}x")
+    if len(kinds) > 1:
+        lines.append("\n" + "; ".join(f"{kind}/{kinds[0]} frames per CPU-second: {fps[kind] / fps[kinds[0]]:.2f}x"
+                                      for kind in kinds[1:]))
     model, clock, per_cycle = x86
     lines += ["", f"Raspberry Pi estimate (not measured): the CPU time per frame here times the ratio of per-core peak "
               f"fp32 MAC rates ({model}, {clock / 1e9:.2f} GHz x {per_cycle} MACs/cycle; Pi 4 Cortex-A72 1.8 GHz x 4, "
@@ -285,26 +298,34 @@ def format_report(runs: dict[str, list[Run]], header: str, x86: tuple[str, float
 
 def run_bench(
     video: Path, model: Path | None = None, flip_average: bool | None = None,
-    detectors: tuple[str, ...] = ("haar",), repeats: int = 3, every_n: int = 1, commit_seconds: float | None = None,
+    detectors: tuple[str, ...] = ("haar",), repeats: int = 3, search: dict | None = None,
+    commit_seconds: float | None = None, whole_search_baseline: bool = False,
 ) -> int:
-    """Each detector `repeats` times over the clip, alternating, on one core; prints the table."""
+    """Each detector `repeats` times over the clip, alternating, on one core; prints the table. With
+    `whole_search_baseline`, a first column runs Haar searching the whole of every frame (the pipeline before
+    near looks and carried boxes), so the others' ratios against it hold on any machine."""
     model = find_model(model)
     if not video.is_file():
         raise CameraError(f"{video}: no such video file")
     core = pin_to_one_core()
-    runs: dict[str, list[Run]] = {kind: [] for kind in detectors}
+    columns = {kind: (kind, search or {}) for kind in detectors}
+    if whole_search_baseline:
+        columns = {WHOLE_SEARCH_COLUMN: ("haar", EVERY_FRAME_WHOLE)} | columns
+    runs: dict[str, list[Run]] = {label: [] for label in columns}
     with tempfile.TemporaryDirectory(prefix="fer-edge-bench-") as tmp:
         broker = LocalMosquitto(Path(tmp)).start()
         try:
             for _ in range(repeats):
-                for kind in detectors:
-                    runs[kind].append(
-                        run_once(video, model, kind, every_n, flip_average, broker, Path(tmp), commit_seconds)
+                for label, (kind, settings) in columns.items():
+                    runs[label].append(
+                        run_once(video, model, kind, settings, flip_average, broker, Path(tmp), commit_seconds)
                     )
         finally:
             broker.stop()
     agent = runs[detectors[0]][0].agent
     classifier = agent.classifier
+    search_used = {"every_n_frames": agent.config.detector.every_n_frames,
+                   "full_search_every": agent.config.detector.full_search_every}
     width, height, frames = frame_size(video)
     x86 = x86_core()
     scale = working_scale(agent.config.detector, YuNetFaceDetector.SMALLEST)
@@ -316,15 +337,16 @@ def run_bench(
     header = (
         f"fer-edge bench: {video.name} ({width}x{height}, {frames} frames), {model.name} ({classifier.input_dtype} input, "
         f"{classifier.runtime}{', flip-averaged' if classifier.flip_average else ''}), 1 thread on core {core} of "
-        f"{x86[0]}; {repeats} run(s) per detector, alternating; faces detected every {every_n} frame(s); "
+        f"{x86[0]}; {repeats} run(s) per detector, alternating; {describe_search(search_used)}; "
         f"outbox commits every {agent.config.outbox.commit_seconds:g} s"
     )
     print(format_report(runs, header, x86, macs))
-    if every_n > 1:
+    if search_used != EVERY_FRAME_WHOLE:
         with tempfile.TemporaryDirectory(prefix="fer-edge-bench-") as tmp:
             print("")
             for kind in detectors:
-                print(carried_agreement(video, model, kind, every_n, flip_average, Path(tmp)))
+                if kind == "haar" or search_used["every_n_frames"] > 1:
+                    print(carried_agreement(video, model, kind, search_used, flip_average, Path(tmp)))
     return 0
 
 
@@ -345,8 +367,11 @@ def bench_from_args(args: argparse.Namespace) -> int:
     detectors = ("haar", "yunet") if args.detector == "both" else (args.detector,)
     from edge.cli import FLIP_AVERAGE
 
+    search = {"every_n_frames": args.every_n_frames}
+    if args.full_search_every is not None:
+        search["full_search_every"] = args.full_search_every
     return run_bench(args.video, args.model, FLIP_AVERAGE[args.flip_average], detectors, args.repeats,
-                     args.every_n_frames, args.commit_seconds)
+                     search, args.commit_seconds, args.whole_search_baseline)
 
 
 if __name__ == "__main__":

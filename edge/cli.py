@@ -100,8 +100,18 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per detector over the clip, alternating (default 3)")
     parser.add_argument(
+        "--whole-search-baseline", action="store_true",
+        help="add a first column, Haar searching the whole of every frame (the pipeline before near looks and "
+        "carried boxes), and each other column's ratio to it: a figure that carries to other machines",
+    )
+    parser.add_argument(
         "--every-n-frames", type=int, default=1, metavar="N",
         help="detect faces in every N-th frame, the tracker carrying them in between (detector.every_n_frames; default 1)",
+    )
+    parser.add_argument(
+        "--full-search-every", type=int, metavar="N",
+        help="Haar: search the whole frame in every N-th detection, near the tracked faces in between "
+        "(detector.full_search_every; default: the config's, 5); 1 searches the whole frame every time",
     )
     parser.add_argument(
         "--commit-seconds", type=float, metavar="S",

@@ -114,6 +114,13 @@ class DetectorConfig(Section):
     every_n_frames: int = Field(
         1, ge=1, le=30, description="Detect faces in every n-th frame; the tracker carries the boxes in between."
     )
+    full_search_every: int = Field(
+        5, ge=1, le=30,
+        description="Haar: search the whole frame in every n-th detection only; in between, look for the tracked "
+        "faces near where the tracker expects them (a face not found there, or none tracked, brings the whole-frame "
+        "search forward; a new face elsewhere waits for it). 1: the whole frame every time. YuNet always searches "
+        "the whole frame.",
+    )
 
     @field_validator("yunet_model")
     @classmethod

@@ -31,6 +31,10 @@ YUNET_TO_HAAR = {"side": 1.062, "dx": 0.003, "dy": -0.018}
 # it finds faces of at least LARGE_MIN of the short side
 LARGE_SIDE, PAD, LARGE_MIN = 96, 0.3, 0.4
 HAAR_LOOKS_AGAIN = 0.5  # of the frame's short side
+# a look near a tracked face: a square around its expected box, NEAR of its side wider on each side, shrunk to
+# NEAR_SIDE px (always the same size: the cascade re-plans its features, ~1 ms, whenever the image size changes),
+# for faces from 1/NEAR_SIZES to NEAR_SIZES times its side
+NEAR, NEAR_SIDE, NEAR_SIZES = 0.4, 112, 1.4
 
 Box = tuple[int, int, int, int]
 
@@ -91,8 +95,28 @@ def in_frame(box: Box, shape: tuple[int, ...]) -> Box:
     return x0, y0, x1 - x0, y1 - y0
 
 
+def near_patch(gray: np.ndarray, box: Box) -> tuple[np.ndarray, tuple[float, float], float]:
+    """(the square around `box` where to look for it again, NEAR_SIDE px a side, the frame's edge replicated past
+    it; the square's top-left corner in the frame; its scale, patch px per frame px)."""
+    x, y, w, h = box
+    side = (1 + 2 * NEAR) * max(w, h)
+    x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
+    scale = NEAR_SIDE / side
+    left, top = max(0, round(x0)), max(0, round(y0))
+    right, bottom = min(gray.shape[1], round(x0 + side)), min(gray.shape[0], round(y0 + side))
+    if right - left < 2 or bottom - top < 2:
+        return np.zeros((NEAR_SIDE, NEAR_SIDE), np.uint8), (x0, y0), scale
+    size = (max(1, round((right - left) * scale)), max(1, round((bottom - top) * scale)))
+    inner = cv2.resize(gray[top:bottom, left:right], size, interpolation=cv2.INTER_AREA)
+    pad_top, pad_left = round((top - y0) * scale), round((left - x0) * scale)
+    patch = cv2.copyMakeBorder(inner, pad_top, max(0, NEAR_SIDE - pad_top - size[1]), pad_left,
+                               max(0, NEAR_SIDE - pad_left - size[0]), cv2.BORDER_REPLICATE)
+    return patch[:NEAR_SIDE, :NEAR_SIDE], (x0, y0), scale
+
+
 class HaarFaceDetector:
-    """find(image) -> [Face] and detect(image) -> [(x, y, w, h)], in the coordinates of `image` (gray or BGR)."""
+    """find(image) -> [Face] and detect(image) -> [(x, y, w, h)], in the coordinates of `image` (gray or BGR);
+    find_near(image, expected boxes) looks for tracked faces only around where they are expected."""
 
     SMALLEST = 24  # the cascade's window
 
@@ -111,6 +135,29 @@ class HaarFaceDetector:
             padded, scale, border = padded_small(gray)
             large = max(self.config.min_face, LARGE_MIN * min(gray.shape[:2]))
             faces += [Face(in_frame(box, gray.shape)) for box in self._search(padded, scale, border, large)]
+        return merge(faces, self.config.max_faces)
+
+    def find_near(self, image: np.ndarray, expected: list[Box]) -> list[Face] | None:
+        """Each expected face searched for in a small square around it only, at sizes near its own: a fraction of
+        a whole-frame search. None when one of them is not found there, or is so large that the whole-frame
+        search treats it specially: the caller then searches the whole frame."""
+        gray = to_gray(image)
+        faces = []
+        for box in expected:
+            side = max(box[2], box[3])
+            if side >= HAAR_LOOKS_AGAIN * min(gray.shape[:2]):
+                return None
+            patch, origin, scale = near_patch(gray, box)
+            smallest = max(self.SMALLEST, max(self.config.min_face, side / NEAR_SIZES) * scale)
+            found = self._cascade.detectMultiScale(
+                patch, scaleFactor=self.config.scale_factor, minNeighbors=self.config.min_neighbors,
+                minSize=(round(smallest),) * 2, maxSize=(round(side * NEAR_SIZES * scale),) * 2,
+            )
+            if not len(found):
+                return None
+            boxes = [tuple(int(round(o + v / scale)) for o, v in zip(origin, b[:2])) + tuple(int(round(v / scale)) for v in b[2:])
+                     for b in found]
+            faces.append(Face(in_frame(max(boxes, key=lambda candidate: iou(candidate, box)), gray.shape)))
         return merge(faces, self.config.max_faces)
 
     def detect(self, image: np.ndarray) -> list[Box]:
@@ -161,6 +208,10 @@ class YuNetFaceDetector:
             large = LARGE_MIN * min(bgr.shape[:2])
             faces = [face for face in self._search(padded, scale, border) if face.box[2] >= large and self._wanted(face)]
         return merge([Face(in_frame(f.box, bgr.shape), f.landmarks, f.score) for f in faces], self.config.max_faces)
+
+    def find_near(self, image: np.ndarray, expected: list[Box]) -> None:
+        """YuNet always searches the whole frame: at a few ms a frame a local look would save little."""
+        return None
 
     def detect(self, image: np.ndarray) -> list[Box]:
         return [face.box for face in self.find(image)]

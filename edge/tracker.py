@@ -88,6 +88,10 @@ class FaceTracker:
                 self._next_id += 1
         return ids
 
+    def expected(self) -> list[Box]:
+        """Where each track found last time should be in the next frame."""
+        return [track.expected() for track in self.tracks if not track.missed]
+
     def carried(self) -> tuple[list[Face], list[int]]:
         """A frame without detection: the faces of the tracks found last time, moved one step on, and their ids."""
         faces, ids = [], []

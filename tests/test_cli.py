@@ -104,16 +104,19 @@ def test_ctrl_c_in_a_terminal_stops_the_demo_cleanly_and_quietly(broker):
 
 def test_bench_prints_its_table(short_clip, tflite_model):
     command = [sys.executable, "-m", "edge.bench", str(short_clip), "--model", str(tflite_model), "--flip-average", "on",
-               "--detector", "both", "--repeats", "1", "--every-n-frames", "2"]
+               "--detector", "both", "--repeats", "1", "--every-n-frames", "2", "--whole-search-baseline"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "flip-averaged" in lines[0] and "haar" in lines[2] and "yunet" in lines[2]
+    assert "flip-averaged" in lines[0] and lines[2].split() == ["haar", "whole", "haar", "yunet"]
     detect = next(line for line in lines if line.startswith("detect"))
-    assert len(detect.split("/")) == 4  # 'median / p95', then a median / p95 for each detector
-    assert "yunet/haar frames per CPU-second" in result.stdout and "capture-to-delivery" in result.stdout
+    assert len(detect.split("/")) == 5  # 'median / p95', then a median / p95 for each column
+    assert "haar/haar whole frames per CPU-second" in result.stdout and "yunet/haar whole" in result.stdout
+    assert "capture-to-delivery" in result.stdout
     assert "Raspberry Pi 4, frames/s" in result.stdout and "Raspberry Pi 5, frames/s" in result.stdout
-    assert "yunet, detecting every 2 frames against every frame: emotion differs for" in result.stdout
+    for kind in ("haar", "yunet"):
+        assert f"{kind}, faces detected every 2 frame(s), the whole frame searched in every 5th detection (Haar), " \
+               "against the whole of every frame searched: emotion differs for" in result.stdout
 
 
 def test_bench_clip_has_a_face_in_every_frame(tmp_path):

@@ -31,8 +31,9 @@ class TrainOptions:
     learning_rate: float = 1e-3
     """Peak learning rate of the optimizer."""
     lr_schedule: Literal["cosine", "plateau", "constant"] = "cosine"
-    """cosine: one warm-up epoch, then cosine decay to 1% over the epochs; plateau: halve after 3 epochs without a
-    better validation accuracy; constant."""
+    """cosine: one warm-up epoch, then cosine decay to 1% over the epochs (with --max-minutes: over the time
+    budget, so a cut run ends annealed); plateau: halve after 3 epochs without a better validation accuracy;
+    constant."""
     weight_decay: float = 1e-4
     """Decoupled weight decay of either optimizer; 0 turns it off."""
     class_weights: bool = False
@@ -65,7 +66,8 @@ class TrainOptions:
     skip_bad_rows: bool = False
     """Skip malformed CSV rows (counted) instead of stopping at the first."""
     max_minutes: float | None = None
-    """Stop after the epoch that passes this wall-clock budget (the best checkpoint is kept)."""
+    """Stop after the epoch that passes this wall-clock budget (the best checkpoint is kept); a cosine schedule
+    then decays over the budget instead of the epochs."""
     verbose: Literal[0, 1, 2] | None = None
     """Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch; default: 1 on a terminal, else 2."""
 

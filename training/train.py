@@ -23,6 +23,7 @@ from training.evaluate import keras_probabilities
 from training.options import TrainOptions
 from training.plots import plot_history, read_history
 from training.report import write_dataset_analysis, write_evaluation
+from training.schedules import budget_cosine, time_budget
 from training.soft_labels import SoftLabelSpec, default_votes_path, load_votes, soft_targets
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,8 @@ def training_targets(options: TrainOptions, data: Fer2013) -> tuple[np.ndarray, 
 def _learning_rate(options: TrainOptions, steps_per_epoch: int):
     import keras
 
+    if options.lr_schedule == "cosine" and options.max_minutes:
+        return options.learning_rate / 10  # budget_cosine sets it before every step
     if options.lr_schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=options.learning_rate / 10,
@@ -166,19 +169,6 @@ def _class_weights(labels: np.ndarray) -> dict[int, float]:
     return {int(c): lookup.get(int(c), 1.0) for c in classes}
 
 
-def time_budget(minutes: float, started: float):
-    """A Keras callback that stops training after the epoch that passes a wall-clock budget."""
-    import keras
-
-    def check(epoch, logs=None):
-        if (time.monotonic() - started) / 60 > minutes:
-            logger.warning("time budget of %.0f min spent after epoch %d; stopping", minutes, epoch + 1)
-            callback.model.stop_training = True
-
-    callback = keras.callbacks.LambdaCallback(on_epoch_end=check)
-    return callback
-
-
 def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
     import keras
 
@@ -192,6 +182,8 @@ def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=0.5, patience=3))
     if options.max_minutes:
         callbacks.append(time_budget(options.max_minutes, started))
+        if options.lr_schedule == "cosine":
+            callbacks.append(budget_cosine(options.max_minutes, options.learning_rate, started))
     return callbacks
 
 
