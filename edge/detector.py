@@ -149,10 +149,7 @@ class HaarFaceDetector:
                 return None
             patch, origin, scale = near_patch(gray, box)
             smallest = max(self.SMALLEST, max(self.config.min_face, side / NEAR_SIZES) * scale)
-            found = self._cascade.detectMultiScale(
-                patch, scaleFactor=self.config.scale_factor, minNeighbors=self.config.min_neighbors,
-                minSize=(round(smallest),) * 2, maxSize=(round(side * NEAR_SIZES * scale),) * 2,
-            )
+            found = self._cascade_boxes(patch, round(smallest), round(side * NEAR_SIZES * scale))
             if not len(found):
                 return None
             boxes = [tuple(int(round(o + v / scale)) for o, v in zip(origin, b[:2])) + tuple(int(round(v / scale)) for v in b[2:])
@@ -167,11 +164,16 @@ class HaarFaceDetector:
         side = max(self.SMALLEST, round(min_face / scale))
         if side > min(gray.shape[:2]):
             return []
-        found = self._cascade.detectMultiScale(
-            gray, scaleFactor=self.config.scale_factor, minNeighbors=self.config.min_neighbors, minSize=(side, side)
-        )
+        found = self._cascade_boxes(gray, side)
         return [tuple(int(round((v - border) * scale)) for v in box[:2]) + tuple(int(round(v * scale)) for v in box[2:])
                 for box in found]
+
+    def _cascade_boxes(self, gray: np.ndarray, smallest: int, largest: int = 0):
+        """The cascade's boxes in `gray`, faces from `smallest` to `largest` px (0: no upper bound)."""
+        return self._cascade.detectMultiScale(
+            gray, scaleFactor=self.config.scale_factor, minNeighbors=self.config.min_neighbors,
+            minSize=(smallest, smallest), maxSize=(largest, largest),
+        )
 
 
 def yunet_model(config: DetectorConfig) -> Path:
