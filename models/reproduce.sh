@@ -35,7 +35,7 @@ stage 3 --epochs 44 --learning-rate 5e-4 --init-from $runs-2/model.keras --patie
 stage 4 --epochs 22 --optimizer sgd --learning-rate 0.005 --weight-decay 5e-4 --soft-labels ferplus:0.4 $votes \
   --drop-not-faces --crop-augment --patience 50 --init-from $runs-3/model.keras
 
-[ -f $runs-v4/metadata.json ] || fer-soup $runs-3 $runs-4 --share 0.5 --run-dir $runs-v4 --data "$data"
+[ -f $runs-v4/metadata.json ] || fer-soup $runs-3 $runs-4 --share 0.5 --align-faces --run-dir $runs-v4 --data "$data"
 fer-convert $runs-v4 --int8 -o $runs-int8.tflite --model-id fer2013_cnn_bilstm_int8_v4 --data "$data"
 fer-eval $runs-int8.tflite --data "$data" --split PrivateTest --out $runs-int8-eval
 echo "reproduce.sh: the int8 model is $runs-int8.tflite; fer-eval $runs-int8.tflite --photos DIR scores it on your photos"

@@ -27,3 +27,13 @@ def test_different_networks_are_refused(tmp_path, tiny_run, make_run, tiny_fer_c
     other = make_run(build_model(wider), wider)
     assert main([str(tiny_run), str(other), "--run-dir", str(tmp_path / "s"), "--data", str(tiny_fer_csv)]) == 1
     assert "not the same network" in capsys.readouterr().err
+
+
+def test_soup_framing_follows_the_second_run_unless_told(tmp_path, tiny_run, make_run, tiny_fer_csv):
+    other = make_run(build_model(ModelOptions(**TINY)), ModelOptions(**TINY))
+    framings = {}
+    for name, flags in (("inherited", []), ("aligned", ["--align-faces"])):
+        out = tmp_path / name
+        assert main([str(tiny_run), str(other), "--run-dir", str(out), "--data", str(tiny_fer_csv), *flags]) == 0
+        framings[name] = json.loads((out / "metadata.json").read_text())["framing"]["align"]
+    assert framings == {"inherited": False, "aligned": True}

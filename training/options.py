@@ -50,6 +50,10 @@ class TrainOptions:
     crop_augment: bool = False
     """Re-frame half the training faces the way the edge's detectors frame a camera's faces (box scale 0.85-1.2
     and shift +-8 %, a 28-96 px face resized to 48, some JPEG and blur); training/crop_augment.py."""
+    align_faces: bool = False
+    """Record in the model's metadata that faces with landmarks (YuNet) are turned so the eyes are level before
+    cropping (framing.align, edge/framing.py); the edge agent and fer-eval --photos then crop that way. Training
+    faces are not rotated: FER2013's are already roughly upright."""
     patience: int = 15
     """Early stopping: epochs without a better validation accuracy."""
     seed: int = 1337

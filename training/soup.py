@@ -26,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--share", type=float, default=0.5, help="weight of FIRST in the mean, 0..1 (default: 0.5)")
     parser.add_argument("--run-dir", type=Path, required=True, help="run directory to write (refused if it holds a run)")
     parser.add_argument("--data", type=Path, help="FER2013 data for the reports (default: SECOND's source.data)")
+    parser.add_argument(
+        "--align-faces", action=argparse.BooleanOptionalAction, default=None,
+        help="record that YuNet faces are turned eyes-level before cropping (framing.align); "
+        "default: as SECOND's metadata says",
+    )
     return parser
 
 
@@ -59,7 +64,10 @@ def soup(args: argparse.Namespace) -> int:
     if not 0.0 <= args.share <= 1.0:
         raise FerEdgeError(f"--share {args.share} is outside 0..1")
     first, second = load_source(args.first), load_source(args.second)
-    options = TrainOptions(args.data or Path(second.metadata.source["data"]), args.run_dir, model=second.options)
+    align = second.metadata.framing.align if args.align_faces is None else args.align_faces
+    options = TrainOptions(
+        args.data or Path(second.metadata.source["data"]), args.run_dir, model=second.options, align_faces=align
+    )
     run_dir = prepare_run_dir(options)
     model = load_keras(second.path)
     model.set_weights(mean_weights(load_keras(first.path), model, args.share))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import FerEdgeError
+from edge.framing import Framing
 from edge.labels import EMOTIONS, NUM_CLASSES
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
 from edge.preprocess import to_model_input
@@ -251,6 +252,7 @@ def finish_run(options: TrainOptions, data: Fer2013, model, run_dir: Path, secon
         labels=list(EMOTIONS),
         arch=options.model.arch,
         flip_average=flip_average,
+        framing=Framing(align=options.align_faces),
         source={
             "data": str(Path(data.source).resolve()),
             "data_sha256": data_hash,
