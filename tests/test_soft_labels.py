@@ -77,7 +77,8 @@ def test_training_targets_follow_the_votes_and_drop_non_faces(tiny_fer_csv, tiny
 def test_fer_train_with_soft_labels_records_them(tmp_path, tiny_fer_csv, tiny_votes):
     run = tmp_path / "run"
     assert main(["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "1", "--soft-labels", "ferplus:0.5",
-                 "--ferplus-votes", str(tiny_votes), "--crop-augment", "--optimizer", "sgd", "--align-faces", *TINY_FLAGS]) == 0
+                 "--ferplus-votes", str(tiny_votes), "--crop-augment", "--optimizer", "sgd", "--align-faces",
+                 *TINY_FLAGS]) == 0
     import json
 
     metadata = json.loads((run / "metadata.json").read_text())
