@@ -38,6 +38,31 @@ def test_resume_continues_a_cut_run(tmp_path, tiny_fer_csv):
     assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 3
 
 
+def test_a_session_pause_leaves_the_run_cut_for_resume(tmp_path, tiny_fer_csv, capsys):
+    import keras
+
+    run = tmp_path / "run"
+    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "3", "--optimizer", "sgd", *TINY_FLAGS]
+    assert main([*flags, "--session-minutes", "0.0001"]) == 0
+    assert f"paused after epoch 1 of 3; continue with the same flags and --resume {run / 'last.keras'}" in capsys.readouterr().out
+    assert not (run / "metadata.json").exists() and not (run / "privatetest_report.json").exists()
+    steps = int(keras.models.load_model(run / "last.keras").optimizer.iterations)
+    # what a session commits: the weights without optimizer state
+    keras.models.load_model(run / "last.keras", compile=False).save(run / "last_weights.keras")
+    assert main([*flags, "--resume", str(run / "last_weights.keras")]) == 0
+    assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 3
+    assert int(keras.models.load_model(run / "last.keras").optimizer.iterations) == 3 * steps
+
+
+def test_a_resumed_run_keeps_its_best_epoch(tmp_path):
+    from training.train import best_val_accuracy
+
+    history = tmp_path / "history.csv"
+    assert best_val_accuracy(history) is None
+    history.write_text("epoch,accuracy,loss,val_accuracy,val_loss\n0,0.3,1.8,0.41,1.7\n1,0.4,1.6,0.38,1.7\n")
+    assert best_val_accuracy(history) == 0.41
+
+
 def test_init_from_starts_at_the_given_weights(tmp_path, tiny_fer_csv):
     import keras
 

@@ -48,7 +48,12 @@ def train_and_summarize(args: argparse.Namespace) -> int:
     from training.train import train
 
     options = options_from_args(args)
-    for split, scores in train(options)["metrics"].items():
+    result = train(options)
+    if "paused_after_epoch" in result:
+        print(f"{options.run_dir}: paused after epoch {result['paused_after_epoch']} of {result['epochs']}; "
+              f"continue with the same flags and --resume {result['resume']}")
+        return 0
+    for split, scores in result["metrics"].items():
         print(f"{options.run_dir}: {split} accuracy {scores['accuracy']:.4f}, macro F1 {scores['macro_f1']:.4f}")
     return 0
 

@@ -59,7 +59,8 @@ class TrainOptions:
     seed: int = 1337
     """Seed of weights, shuffling and augmentation."""
     resume: Path | None = None
-    """A checkpoint (.keras) to continue from; epochs count on from the run's history."""
+    """A checkpoint (.keras) to continue from; epochs count on from the run's history. One saved without optimizer
+    state (weights committed between sessions) gets a fresh optimizer with its schedule at the step reached."""
     init_from: Path | None = None
     """Start from these trained weights with a fresh optimizer and schedule (a warm restart or fine-tuning)."""
     flip_average: Literal["auto", "on", "off"] = "auto"
@@ -72,6 +73,10 @@ class TrainOptions:
     max_minutes: float | None = None
     """Stop after the epoch that passes this wall-clock budget (the best checkpoint is kept); a cosine schedule
     then decays over the budget instead of the epochs."""
+    session_minutes: float | None = None
+    """Pause after the epoch that passes this many minutes, for a run longer than one sitting: the run is left cut
+    (last.keras, history, curves; no evaluation, no metadata) for --resume to continue, and the schedule still runs
+    over --epochs (unlike --max-minutes, which ends the run and fits the cosine to its budget)."""
     verbose: Literal[0, 1, 2] | None = None
     """Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch; default: 1 on a terminal, else 2."""
 

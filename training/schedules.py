@@ -34,14 +34,16 @@ def budget_cosine(minutes: float, peak: float, started: float, clock=time.monoto
     return BudgetCosine()
 
 
-def time_budget(minutes: float, started: float, clock=time.monotonic):
-    """A Keras callback that stops training after the epoch that passes a wall-clock budget."""
+def time_budget(minutes: float, started: float, clock=time.monotonic, what: str = "time budget"):
+    """A Keras callback that stops training after the epoch that passes a wall-clock budget; its `spent` says
+    whether it did."""
     import keras
 
     def check(epoch, logs=None):
         if (clock() - started) / 60 > minutes:
-            logger.warning("time budget of %.0f min spent after epoch %d; stopping", minutes, epoch + 1)
-            callback.model.stop_training = True
+            logger.warning("%s of %.0f min spent after epoch %d; stopping", what, minutes, epoch + 1)
+            callback.model.stop_training = callback.spent = True
 
     callback = keras.callbacks.LambdaCallback(on_epoch_end=check)
+    callback.spent = False
     return callback

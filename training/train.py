@@ -58,18 +58,32 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
     )
     model, initial_epoch = _model_to_train(options, len(batches))
     started = time.monotonic()
+    callbacks = _callbacks(options, run_dir, started)
+    pause = time_budget(options.session_minutes, started, what="session") if options.session_minutes else None
     model.fit(
         batches,
         epochs=options.epochs,
         initial_epoch=initial_epoch,
         validation_data=(to_model_input(x_val), one_hot(y_val)),
-        callbacks=_callbacks(options, run_dir, started),
+        callbacks=callbacks + ([pause] if pause else []),
         verbose=keras_verbosity(options.verbose),
     )
     training_seconds = time.monotonic() - started
-    best = keras.models.load_model(run_dir / BEST_MODEL, compile=False)
     plot_history(write_stage_history(options, run_dir), run_dir / "training_curves.png")
+    done = _epochs_done(run_dir / HISTORY)
+    stopped_early = any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch for c in callbacks)
+    if pause is not None and pause.spent and done < options.epochs and not stopped_early:
+        return paused_run(run_dir, done, options.epochs)
+    best = keras.models.load_model(run_dir / BEST_MODEL, compile=False)
     return finish_run(options, data, best, run_dir, training_seconds)
+
+
+def paused_run(run_dir: Path, done: int, epochs: int) -> dict:
+    """What a run paused by --session-minutes reports: how far it got and the checkpoint that continues it."""
+    resume = run_dir / LAST_CHECKPOINT
+    logger.info("%s paused after epoch %d of %d; continue it with the same flags and --resume %s",
+                run_dir, done, epochs, resume)
+    return {"paused_after_epoch": done, "epochs": epochs, "resume": str(resume)}
 
 
 def prepare_run_dir(options: TrainOptions) -> Path:
@@ -101,14 +115,23 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
         model = keras.models.load_model(options.resume)
         done = _epochs_done(Path(options.run_dir) / HISTORY)
         logger.info("resuming %s after epoch %d", options.resume, done)
+        if not model.compiled:
+            _compile(model, options, steps_per_epoch)
+            model.optimizer.iterations.assign(done * steps_per_epoch)
+            logger.info("%s holds no optimizer state: a fresh %s optimizer, its schedule at step %d",
+                        options.resume, options.optimizer, done * steps_per_epoch)
         return model, done
     model = build_model(options.model)
     if options.init_from:
         model.load_weights(options.init_from)
         logger.info("starting from the weights of %s", options.init_from)
-    model.compile(optimizer=_optimizer(options, steps_per_epoch), loss="categorical_crossentropy", metrics=["accuracy"])
+    _compile(model, options, steps_per_epoch)
     logger.info("%s: %s parameters", model.name, f"{model.count_params():,}")
     return model, 0
+
+
+def _compile(model, options: TrainOptions, steps_per_epoch: int) -> None:
+    model.compile(optimizer=_optimizer(options, steps_per_epoch), loss="categorical_crossentropy", metrics=["accuracy"])
 
 
 def _optimizer(options: TrainOptions, steps_per_epoch: int):
@@ -173,8 +196,11 @@ def _class_weights(labels: np.ndarray) -> dict[int, float]:
 def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
     import keras
 
+    resumed_best = options.resume and (run_dir / BEST_MODEL).exists()
+    best_so_far = best_val_accuracy(run_dir / HISTORY) if resumed_best else None  # a resumed run keeps its best
     callbacks = [
-        keras.callbacks.ModelCheckpoint(run_dir / BEST_MODEL, monitor="val_accuracy", mode="max", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(run_dir / BEST_MODEL, monitor="val_accuracy", mode="max", save_best_only=True,
+                                        initial_value_threshold=best_so_far),
         keras.callbacks.ModelCheckpoint(run_dir / LAST_CHECKPOINT),
         keras.callbacks.CSVLogger(run_dir / HISTORY, append=options.resume is not None),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=options.patience),
@@ -204,6 +230,15 @@ def write_stage_history(options: TrainOptions, run_dir: Path) -> list[dict]:
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+def best_val_accuracy(history: Path) -> float | None:
+    """The best validation accuracy in a run's history.csv, or None when it has no epochs yet."""
+    if not history.exists():
+        return None
+    with open(history, newline="") as handle:
+        scores = [float(row["val_accuracy"]) for row in csv.DictReader(handle) if row.get("val_accuracy")]
+    return max(scores, default=None)
 
 
 def _epochs_done(history: Path) -> int:
