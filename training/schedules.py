@@ -41,7 +41,7 @@ def time_budget(minutes: float, started: float, clock=time.monotonic, what: str 
 
     def check(epoch, logs=None):
         if (clock() - started) / 60 > minutes:
-            logger.warning("%s of %.0f min spent after epoch %d; stopping", what, minutes, epoch + 1)
+            logger.warning("%s of %g min spent after epoch %d; stopping", what, minutes, epoch + 1)
             callback.model.stop_training = callback.spent = True
 
     callback = keras.callbacks.LambdaCallback(on_epoch_end=check)
