@@ -80,10 +80,7 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
 
 def paused_run(run_dir: Path, done: int, epochs: int) -> dict:
     """What a run paused by --session-minutes reports: how far it got and the checkpoint that continues it."""
-    resume = run_dir / LAST_CHECKPOINT
-    logger.info("%s paused after epoch %d of %d; continue it with the same flags and --resume %s",
-                run_dir, done, epochs, resume)
-    return {"paused_after_epoch": done, "epochs": epochs, "resume": str(resume)}
+    return {"paused_after_epoch": done, "epochs": epochs, "resume": str(run_dir / LAST_CHECKPOINT)}
 
 
 def prepare_run_dir(options: TrainOptions) -> Path:
@@ -234,11 +231,8 @@ def write_stage_history(options: TrainOptions, run_dir: Path) -> list[dict]:
 
 def best_val_accuracy(history: Path) -> float | None:
     """The best validation accuracy in a run's history.csv, or None when it has no epochs yet."""
-    if not history.exists():
-        return None
-    with open(history, newline="") as handle:
-        scores = [float(row["val_accuracy"]) for row in csv.DictReader(handle) if row.get("val_accuracy")]
-    return max(scores, default=None)
+    rows = read_history(history) if history.exists() else []
+    return max((float(row["val_accuracy"]) for row in rows if row.get("val_accuracy")), default=None)
 
 
 def _epochs_done(history: Path) -> int:
