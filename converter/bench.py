@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converter.cli import positive_int
 from edge.argparsing import Parser
 from edge.logs import VERBOSE_HELP, configure_logging, quiet_native_stderr
 from edge.errors import FerEdgeError, ModelError, run_guarded
@@ -57,6 +58,13 @@ def median_latency_ms(model: bytes, threads: int, runs: int, warmup: int, runtim
     return float(np.median(times) * 1e3)
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def model_bytes(kind: str, given: Path | None, twin, calibration) -> bytes:
     """The bytes of an already converted file, or of a fresh in-memory conversion."""
     from converter.quantize import to_tflite
@@ -88,10 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--float32", type=Path, metavar="TFLITE", help="an already converted float32 model (default: convert now)")
     add("--int8", type=Path, metavar="TFLITE", help="an already converted int8 model (default: convert now)")
     add("--data", type=Path, help="calibration data when converting int8 now (default: the run's source.data)")
-    add("--calibration-samples", type=int, default=200, metavar="N", help="calibration faces (default: %(default)s)")
-    add("--threads", type=int, nargs="+", default=[1, 2], metavar="N", help="thread counts to time (default: 1 2)")
-    add("--runs", type=int, default=300, help="timed invokes per model and thread count (default: %(default)s)")
-    add("--warmup", type=int, default=30, help="untimed invokes before them (default: %(default)s)")
+    add("--calibration-samples", type=positive_int, default=200, metavar="N",
+        help="calibration faces (default: %(default)s)")
+    add("--threads", type=positive_int, nargs="+", default=[1, 2], metavar="N",
+        help="thread counts to time (default: 1 2)")
+    add("--runs", type=positive_int, default=300,
+        help="timed invokes per model and thread count (default: %(default)s)")
+    add("--warmup", type=non_negative_int, default=30, help="untimed invokes before them (default: %(default)s)")
     add("--runtime", help="ai-edge-litert, tflite-runtime or tensorflow (default: the first that imports)")
     add("--json", type=Path, metavar="FILE", help="also write the numbers to FILE as JSON")
     add("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
@@ -116,7 +127,10 @@ def run(args) -> int:
     results = {}
     for kind in KINDS:
         content = model_bytes(kind, getattr(args, kind), twin, calibration)
-        latency = {n: median_latency_ms(content, n, args.runs, args.warmup, args.runtime) for n in args.threads}
+        try:
+            latency = {n: median_latency_ms(content, n, args.runs, args.warmup, args.runtime) for n in args.threads}
+        except (ValueError, RuntimeError) as exc:  # what the interpreter raises for bytes that are no TFLite model
+            raise ModelError(f"{getattr(args, kind) or kind}: not a loadable TFLite model ({exc})") from None
         results[kind] = Measurement(kind, len(content), latency)
     print(format_table(source.metadata.model_id, params, macs, results, args.runs))
     if args.json:
@@ -128,7 +142,7 @@ def run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging("WARNING", verbose=args.verbose)
-    return run_guarded(PROG, lambda: run(args), (FerEdgeError,))
+    return run_guarded(PROG, lambda: run(args), (FerEdgeError, OSError))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edge.argparsing import Parser
 from edge.logs import VERBOSE_HELP, configure_logging
-from edge.errors import FerEdgeError, run_guarded
+from edge.errors import ConfigError, FerEdgeError, run_guarded
 
 logger = logging.getLogger("fer-convert")
 
@@ -77,6 +77,9 @@ def run(args) -> int:
     from converter.verify import VerificationError, format_table, verification_faces
     from training.data import load_fer2013
 
+    for flag, path in (("-o/--output", args.output), ("--bundle", args.bundle)):
+        if path is not None and path.is_dir():
+            raise ConfigError(f"{path}: a folder; {flag} names the file to write")
     source = load_source(args.model)
     data_path = data_file(source, args.data)
     data = load_fer2013(data_path, skip_bad_rows=True)
@@ -104,7 +107,7 @@ def run(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging("INFO" if args.verbose else "WARNING", verbose=args.verbose)
-    return run_guarded(PROG, lambda: run(args), (FerEdgeError,))
+    return run_guarded(PROG, lambda: run(args), (FerEdgeError, OSError))
 
 
 if __name__ == "__main__":

@@ -123,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commit-seconds", type=float, nargs="+", default=[None],
                         help="outbox.commit_seconds settings to compare (default: the outbox's own default)")
     args = parser.parse_args(argv)
+    if not args.dir.is_dir():
+        parser.error(f"--dir {args.dir}: no such folder")
+    counts = [("--fps", args.fps), ("--seconds", args.seconds), ("--repeats", args.repeats)]
+    for flag, value in counts + [("--faces", faces) for faces in args.faces]:
+        if not value > 0:
+            parser.error(f"{flag}: must be above 0 (got {value})")
     settings = [(c, f) for f in args.faces for c in args.commit_seconds]
     figures: dict[tuple, list[tuple]] = {s: [] for s in settings}
     with tempfile.TemporaryDirectory(prefix="outbox-writes-") as scratch:

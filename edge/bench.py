@@ -23,17 +23,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import paho.mqtt.client as mqtt
+from pydantic import ValidationError
 
 from edge.agent import Agent, assemble
 from edge.argparsing import Parser
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, describe_errors
 from edge.demo.mosquitto import LocalMosquitto
 from edge.detector import YUNET_MODEL, YuNetFaceDetector, iou, working_scale
-from edge.errors import CameraError
+from edge.errors import CameraError, ConfigError
 from edge.modelfile import find_model
 from edge.stats import StageTimes
 
 STAGES = ("capture", "motion", "detect", "classify", "publish")
+# the settings `fer-edge bench` takes as flags, so that a bad value is named by its flag
+FLAGS = {("detector", "every_n_frames"): "--every-n-frames", ("detector", "full_search_every"): "--full-search-every",
+         ("outbox", "commit_seconds"): "--commit-seconds"}
 
 
 def pin_to_one_core() -> int:
@@ -81,16 +85,19 @@ def bench_config(
 ) -> EdgeConfig:
     """The pipeline's config for a bench run; `search`: detector settings such as every_n_frames."""
     outbox = {"path": workdir / "outbox.sqlite3"} | ({} if commit_seconds is None else {"commit_seconds": commit_seconds})
-    return EdgeConfig.model_validate({
-        "device_id": "bench",
-        "trigger": {"kind": "motion", "quiet_seconds": 0.5},
-        "camera": {"source": str(video)},
-        "detector": {"kind": detector} | (search or {}),
-        "classifier": {"model": model, "threads": 1, "flip_average": flip_average},
-        "mqtt": {"host": "127.0.0.1", "port": port},
-        "outbox": outbox,
-        "homeassistant": {"enabled": False},
-    })
+    try:
+        return EdgeConfig.model_validate({
+            "device_id": "bench",
+            "trigger": {"kind": "motion", "quiet_seconds": 0.5},
+            "camera": {"source": str(video)},
+            "detector": {"kind": detector} | (search or {}),
+            "classifier": {"model": model, "threads": 1, "flip_average": flip_average},
+            "mqtt": {"host": "127.0.0.1", "port": port},
+            "outbox": outbox,
+            "homeassistant": {"enabled": False},
+        })
+    except ValidationError as exc:
+        raise ConfigError("\n".join(describe_errors(exc, "fer-edge bench", FLAGS))) from None
 
 
 @dataclass
@@ -304,9 +311,12 @@ def run_bench(
     """Each detector `repeats` times over the clip, alternating, on one core; prints the table. With
     `whole_search_baseline`, a first column runs Haar searching the whole of every frame (the pipeline before
     near looks and carried boxes), so the others' ratios against it hold on any machine."""
+    if repeats < 1:
+        raise ConfigError(f"--repeats: must be 1 or more (got {repeats})")
     model = find_model(model)
     if not video.is_file():
         raise CameraError(f"{video}: no such video file")
+    bench_config(video, model, 1, Path("."), flip_average, detectors[0], search, commit_seconds)  # before any run
     core = pin_to_one_core()
     columns = {kind: (kind, search or {}) for kind in detectors}
     if whole_search_baseline:

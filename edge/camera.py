@@ -43,7 +43,8 @@ class OpenCVSource:
 
     def open(self) -> None:
         if not self.live and not Path(self.target).is_file():
-            raise CameraError(f"{self.target}: no such video file")
+            what = "a folder, not a video file" if Path(self.target).is_dir() else "no such video file"
+            raise CameraError(f"{self.target}: {what}")
         if self.is_stream:  # a server that accepts and never answers would hold FFmpeg for 30 s
             timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.config.open_timeout_seconds * 1000),
                         cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.config.read_timeout_seconds * 1000)]

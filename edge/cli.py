@@ -136,9 +136,22 @@ def run_until_signalled(config: EdgeConfig) -> int:
     return 0
 
 
+def check_model_files(config: EdgeConfig) -> None:
+    """Open what `run` opens of the model before it starts: the trusted keys, and classifier.model with its sidecar."""
+    from edge.metadata import check_model_file, read_metadata
+    from edge.modelfile import find_model
+    from edge.signing import trusted_keys
+
+    trusted_keys(config.model_store.trusted_keys)
+    if config.classifier.model is not None:
+        model = find_model(config.classifier.model)
+        check_model_file(model, read_metadata(model))
+
+
 def check_config(args: argparse.Namespace) -> int:
     path = args.file or args.config
     config = load_config(path, flags=setting_flags(args))
+    check_model_files(config)
     for warning in check_tls_files(config):
         print(f"fer-edge: warning: {warning}", file=sys.stderr)
     camera, mqtt = config.camera, config.mqtt

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StrictBool, StrictFloat
 
 from edge.errors import DataError
 from edge.preprocess import crop_face, face_to_gray48, to_gray
@@ -34,8 +34,8 @@ RIGHT_EYE, LEFT_EYE = 0, 1  # rows of YuNet's landmarks: the person's right eye 
 class Framing:
     """The crop a model expects: margin per side as a fraction of the box, eyes levelled or not."""
 
-    margin: float = 0.0
-    align: bool = False
+    margin: StrictFloat = 0.0
+    align: StrictBool = False
 
     # read strictly where it is a pydantic field (ModelMetadata.framing): unknown keys are an error
     __pydantic_config__ = ConfigDict(extra="forbid")

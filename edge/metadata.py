@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, field_validator
 
 from edge.errors import ModelError
 from edge.framing import Framing
@@ -26,8 +26,9 @@ INPUT_SHAPE = [FACE_SIZE, FACE_SIZE, 1]
 class ModelMetadata(BaseModel):
     """What training, the converter and the edge agent agree on about one model file.
 
-    Strict on reading as on writing: an unknown key, another format version, or a preprocessing or input shape
-    other than the one edge/preprocess.py implements is refused rather than ignored.
+    Strict on reading as on writing: an unknown key, another format version, a preprocessing or input shape
+    other than the one edge/preprocess.py implements, or a value of the wrong JSON type ("yes" for true, "48" for
+    48) is refused rather than ignored or converted.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -41,19 +42,19 @@ class ModelMetadata(BaseModel):
     labels: list[str] = Field(
         default_factory=lambda: list(EMOTIONS), min_length=2, description="Class names in output order."
     )
-    input_shape: list[int] = Field(default_factory=lambda: list(INPUT_SHAPE), description="H, W, C.")
+    input_shape: list[StrictInt] = Field(default_factory=lambda: list(INPUT_SHAPE), description="H, W, C.")
     preprocessing: dict[str, Any] = Field(
         default_factory=lambda: dict(PREPROCESSING), description="How a face becomes the model's input."
     )
     arch: str = Field("cnn-bilstm", description="Architecture fer-train built.")
     quantization: str = Field("float32", description="float32, float16 or int8 (weights and activations).")
-    flip_average: bool = Field(
+    flip_average: StrictBool = Field(
         False, description="Average each face's probabilities with its mirror image's (edge/flip_average.py)."
     )
     framing: Framing = Field(
         default_factory=Framing, description="How faces are cut out for this model (edge/framing.py): margin, align."
     )
-    input_quantization: dict[str, float] | None = Field(
+    input_quantization: dict[str, StrictFloat] | None = Field(
         None, description="scale and zero_point of an integer input tensor; None for float input."
     )
     source: dict[str, Any] = Field(default_factory=dict, description="Where the model came from.")
@@ -113,6 +114,10 @@ def read_metadata(model_path: str | Path) -> ModelMetadata:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ModelError(f"{path}: no model metadata beside {model_path} (expected this JSON sidecar)") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model metadata ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{path}: not valid JSON (byte {exc.start + 1} is not UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     try:

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from converter.bench import main
 from converter.macs import count_macs
 from training.model import ModelOptions, build_model
@@ -22,3 +24,14 @@ def test_bench_prints_and_writes_ratios(tiny_run, tflite_model, tmp_path, capsys
     numbers = json.loads(out.read_text())
     assert numbers["int8"]["size_bytes"] == tflite_model.stat().st_size
     assert numbers["float32"]["latency_ms"]["1"] > 0 and numbers["macs"] > 0
+
+
+@pytest.mark.parametrize("flags, complaint", [
+    (["--runs", "0"], "argument --runs: must be 1 or more, got 0"),
+    (["--threads", "1", "0"], "argument --threads: must be 1 or more, got 0"),
+    (["--warmup", "-5"], "argument --warmup: must be 0 or more, got -5"),
+])
+def test_bench_refuses_counts_it_cannot_time(flags, complaint, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", *flags])
+    assert stop.value.code == 2 and complaint in capsys.readouterr().err

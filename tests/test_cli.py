@@ -50,11 +50,28 @@ def test_missing_model_is_one_clear_line(tmp_path, capsys):
     assert capsys.readouterr().err == expected
 
 
+def test_check_config_opens_the_configured_model(tmp_path, capsys):
+    model = tmp_path / "m.tflite"
+    assert main(["check-config", "--classifier-model", str(model)]) == 1
+    assert capsys.readouterr().err == f"fer-edge: error: {model}: model file not found (field 'classifier.model')\n"
+    model.write_bytes(b"not a model")
+    assert main(["check-config", "--classifier-model", str(model)]) == 1
+    assert capsys.readouterr().err.startswith(f"fer-edge: error: {tmp_path / 'm.json'}: no model metadata beside")
+    assert main(["check-config", "--model-store-trusted-keys", str(tmp_path / "gone.pub")]) == 1
+    assert "gone.pub: not a PEM public key" in capsys.readouterr().err
+
+
 def test_unreadable_video_is_one_clear_line(tmp_path, tflite_model, capsys):
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
     flags = ["--classifier-model", str(tflite_model), "--camera-source", str(tmp_path / "broken.mp4")]
     assert main(["run", *flags, "--outbox-path", str(tmp_path / "o.db")]) == 1
     assert f"fer-edge: error: {tmp_path / 'broken.mp4'}: OpenCV cannot open it" in capsys.readouterr().err
+
+
+def test_a_folder_given_as_the_video_is_named_so(tmp_path, tflite_model, capsys):
+    flags = ["--classifier-model", str(tflite_model), "--camera-source", str(tmp_path)]
+    assert main(["run", *flags, "--outbox-path", str(tmp_path / "o.db")]) == 1
+    assert f"fer-edge: error: {tmp_path}: a folder, not a video file" in capsys.readouterr().err
 
 
 def test_demo_prints_what_the_subscriber_receives(short_clip, tflite_model, capsys):
@@ -117,6 +134,18 @@ def test_bench_prints_its_table(short_clip, tflite_model):
     for kind in ("haar", "yunet"):
         assert f"{kind}, faces detected every 2 frame(s), the whole frame searched in every 5th detection (Haar), " \
                "against the whole of every frame searched: emotion differs for" in result.stdout
+
+
+@pytest.mark.parametrize("flag, value, complaint", [
+    ("--repeats", "0", "--repeats: must be 1 or more (got 0)"),
+    ("--every-n-frames", "0", "--every-n-frames: field 'detector.every_n_frames': Input should be greater than or equal to 1"),
+    ("--full-search-every", "0", "--full-search-every: field 'detector.full_search_every': Input should be greater"),
+    ("--commit-seconds", "-1", "--commit-seconds: field 'outbox.commit_seconds': Input should be greater"),
+])
+def test_bench_names_a_bad_flag_before_it_starts(tmp_path, capsys, flag, value, complaint):
+    (tmp_path / "clip.avi").write_bytes(b"never opened")
+    assert main(["bench", str(tmp_path / "clip.avi"), flag, value]) == 1
+    assert capsys.readouterr().err.startswith(f"fer-edge: error: {complaint}")
 
 
 def test_bench_clip_has_a_face_in_every_frame(tmp_path):

@@ -64,6 +64,14 @@ def test_missing_model_file(tmp_path, capsys):
     assert err == f"fer-convert: error: {tmp_path / 'nope.keras'}: no such file"
 
 
+@pytest.mark.parametrize("flag, named", [("-o", "-o/--output"), ("--bundle", "--bundle")])
+def test_an_output_that_is_a_folder_is_refused_before_converting(tmp_path, capsys, flag, named):
+    (tmp_path / "out").mkdir()
+    argv = [str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m.tflite"), flag, str(tmp_path / "out")]
+    assert error_of(argv, capsys) == f"fer-convert: error: {tmp_path / 'out'}: a folder; {named} names the file to write"
+    assert leftovers(tmp_path / "out") == []
+
+
 def test_debug_reraises(tmp_path, monkeypatch):
     monkeypatch.setenv("DEBUG", "1")
     with pytest.raises(ModelError, match="no such file"):

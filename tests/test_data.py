@@ -60,6 +60,22 @@ def test_gzip_csv_reads_like_plain(tmp_path):
     assert data.images.shape == (2, 48, 48) and data.images[0, 0, 0] == 7
 
 
+def test_text_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(f"emotion,pixels,Usage\n{GOOD}\n".encode() + b"3,1 2 3,Priv\xe9Test\n")
+    with pytest.raises(DataError, match="f.csv: line 3: not UTF-8 text"):
+        load_fer2013(path)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not gzip"])
+def test_unreadable_gzip_is_named(tmp_path, damage):
+    packed = gzip.compress(write_csv(tmp_path / "f.csv", [GOOD] * 20).read_bytes())
+    path = tmp_path / "f.csv.gz"
+    path.write_bytes(packed[: len(packed) // 2] if damage == "cut short" else b"\x1f\x8b" + bytes(100))
+    with pytest.raises(DataError, match=r"f.csv.gz: line \d+: cannot read the gzip file"):
+        load_fer2013(path)
+
+
 def test_image_folder_layout(tmp_path):
     for split, cls, size in [("train", "happy", 48), ("train", "sad", 96), ("test", "fear", 48)]:
         (tmp_path / split / cls).mkdir(parents=True)

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from training.eval_cli import main
 
 
@@ -20,3 +22,10 @@ def test_fer_eval_names_a_missing_model(tmp_path, tiny_fer_csv, capsys):
 def test_haar_recrop_finds_no_face_in_noise(tmp_path, tiny_run, tiny_fer_csv, capsys):
     assert main([str(tiny_run), "--data", str(tiny_fer_csv), "--out", str(tmp_path), "--haar"]) == 1
     assert "Haar detector found none of the 56 PrivateTest faces" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["-0.4", "0.8", "nan"])
+def test_haar_margin_outside_the_agents_bounds_is_refused(value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["model.tflite", "--haar", "--margin", value])
+    assert stop.value.code == 2 and "argument --margin: must be between 0 and 0.5" in capsys.readouterr().err

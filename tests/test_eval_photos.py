@@ -6,11 +6,12 @@ import pytest
 
 from edge.classifier import TFLiteEmotionClassifier
 from edge.config import DetectorConfig, EdgeConfig
+from edge.errors import DataError
 from edge.framing import Framing
 from edge.labels import EMOTIONS
 from test_detector import clip_frame
 from training.eval_cli import main
-from training.photos import agent_faces
+from training.photos import agent_faces, read_labelled_photos
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,12 @@ def test_an_unreadable_photo_is_named(tmp_path, tflite_model, capsys):
     (tmp_path / "happy" / "broken.jpg").write_bytes(b"not a jpeg")
     assert main([str(tflite_model), "--photos", str(tmp_path)]) == 1
     assert "broken.jpg: not a readable image" in capsys.readouterr().err
+
+
+def test_a_spreadsheets_labels_csv_is_read_or_named(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfpath,label\r\na.png,happy\r\n")  # Excel's "CSV UTF-8"
+    assert read_labelled_photos(tmp_path).labels.tolist() == [EMOTIONS.index("happy")]
+    (tmp_path / "labels.csv").write_bytes(b"path,label\na.png,happy\ncaf\xe9.png,sad\n")  # Excel's Windows-1252 "CSV"
+    with pytest.raises(DataError, match="labels.csv: line 3: not UTF-8 text"):
+        read_labelled_photos(tmp_path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from edge.cli import main
 from edge.metadata import file_sha256
 
@@ -64,3 +66,11 @@ def test_expect_bundle_refuses_a_bundle_install_would_refuse(tmp_path, tflite_mo
     capsys.readouterr()
     assert main(["model", "status", "--config", str(config), "--expect-bundle", str(bundle)]) == 1
     assert "not among the trusted keys" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tolerance", ["-1", "2", "nan"])
+def test_pack_refuses_a_tolerance_no_install_could_meet(tmp_path, capsys, tolerance):
+    with pytest.raises(SystemExit) as stop:
+        main(["model", "pack", str(tmp_path / "m.tflite"), "-o", str(tmp_path / "m.bundle"), "--tolerance", tolerance])
+    assert stop.value.code == 2 and "argument --tolerance: must be between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "m.bundle").exists()

@@ -200,3 +200,8 @@ def test_watch_into_postgresql_and_report_from_it(broker, tmp_path, postgres_url
     assert [label for _, _, label in rows] == ["happy", "sad"]
     assert main(["report", postgres_url, "-o", str(tmp_path / "pg.png")]) == 0
     assert (tmp_path / "pg.png").stat().st_size > 10_000
+
+
+def test_a_duration_that_has_already_passed_is_refused(capsys):
+    assert main(["watch", "--duration", "-5", "--mqtt-port", "1"]) == 1
+    assert capsys.readouterr().err == "fer-monitor: error: --duration: must be above 0 (got -5.0)\n"

@@ -57,6 +57,17 @@ def test_metadata_errors_name_the_file(tmp_path):
         read_metadata(model)
 
 
+def test_unreadable_sidecar_is_named(tmp_path):
+    model = tmp_path / "m.tflite"
+    (tmp_path / "m.json").write_bytes(b'{"model_id": "caf\xe9"}')  # Latin-1, as an editor may save it
+    with pytest.raises(ModelError, match="m.json: not valid JSON .byte 18 is not UTF-8"):
+        read_metadata(model)
+    (tmp_path / "m.json").unlink()
+    (tmp_path / "m.json").mkdir()
+    with pytest.raises(ModelError, match="m.json: cannot read the model metadata .Is a directory"):
+        read_metadata(model)
+
+
 @pytest.mark.parametrize("change, complaint", [
     ({"format": "fer-edge-model/9"}, "field 'format': unknown format 'fer-edge-model/9'"),
     ({"input_shape": [64, 64, 1]}, "field 'input_shape': input_shape [64, 64, 1] is not supported"),
@@ -65,6 +76,9 @@ def test_metadata_errors_name_the_file(tmp_path):
     ({"preprocessing": {**PREPROCESSING, "scale": 1 / 127.5, "offset": -1.0}},
      "field 'preprocessing': preprocessing differs from what fer-edge implements in offset, scale"),
     ({"sha256": "abc"}, "field 'sha256': String should match pattern"),
+    ({"flip_average": "yes"}, "field 'flip_average': Input should be a valid boolean"),
+    ({"framing": {"margin": "0.1"}}, "field 'framing.margin': Input should be a valid number"),
+    ({"input_quantization": {"scale": "0.5", "zero_point": 0}}, "field 'input_quantization.scale': Input should be"),
 ])
 def test_sidecar_is_refused_unless_fer_edge_can_honour_it(tmp_path, change, complaint):
     model = tmp_path / "m.tflite"

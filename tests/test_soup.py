@@ -37,3 +37,17 @@ def test_soup_framing_follows_the_second_run_unless_told(tmp_path, tiny_run, mak
         assert main([str(tiny_run), str(other), "--run-dir", str(out), "--data", str(tiny_fer_csv), *flags]) == 0
         framings[name] = json.loads((out / "metadata.json").read_text())["framing"]["align"]
     assert framings == {"inherited": False, "aligned": True}
+
+
+def test_runs_that_record_no_data_ask_for_data(tmp_path, capsys):
+    from edge.metadata import ModelMetadata, write_metadata
+
+    run = tmp_path / "run"
+    run.mkdir()
+    build_model(ModelOptions(**TINY)).save(run / "model.keras")
+    write_metadata(run, ModelMetadata(model_id="tiny", options=ModelOptions(**TINY).to_dict()))  # no source.data
+    assert main([str(run), str(run), "--run-dir", str(tmp_path / "soup")]) == 1
+    assert capsys.readouterr().err == (
+        f"fer-soup: error: {run / 'metadata.json'}: the run records no data file (source.data); pass --data\n"
+    )
+    assert not (tmp_path / "soup").exists()

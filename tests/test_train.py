@@ -77,6 +77,16 @@ def test_init_from_starts_at_the_given_weights(tmp_path, tiny_fer_csv):
     assert [line.split(",")[0] for line in stages] == ["stage", "first", "second"]
 
 
+@pytest.mark.parametrize("flag", ["--init-from", "--resume"])
+def test_a_file_that_is_no_keras_model_is_one_line(tmp_path, tiny_fer_csv, capsys, flag):
+    bogus = tmp_path / "weights.keras"
+    bogus.write_bytes(b"not a zip archive")
+    argv = ["--data", str(tiny_fer_csv), "--run-dir", str(tmp_path / "run"), *TINY_FLAGS, flag, str(bogus)]
+    assert main(argv) == 1
+    last_line = capsys.readouterr().err.splitlines()[-1]
+    assert last_line.startswith(f"fer-train: error: {flag} {bogus}: not a loadable Keras model")
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("attention", [False, True])
 def test_each_arch_builds_and_trains_a_step(arch, attention):
@@ -129,3 +139,16 @@ def test_data_defaults_to_the_fer2013_variable(monkeypatch, tmp_path):
 
     monkeypatch.setenv("FER2013", str(tmp_path / "fer.csv"))
     assert build_parser().parse_args(["--run-dir", "r"]).data == tmp_path / "fer.csv"
+
+
+@pytest.mark.parametrize("flag, value, complaint", [
+    ("--epochs", "0", "--epochs must be 1 or more, got 0"),
+    ("--batch-size", "0", "--batch-size must be 1 or more, got 0"),
+    ("--learning-rate", "-0.001", "--learning-rate must be 0 or more, got -0.001"),
+    ("--max-minutes", "0", "--max-minutes must be above 0, got 0.0"),
+    ("--momentum", "1.5", "--momentum must be in 0..1 (1 excluded), got 1.5"),
+])
+def test_a_value_no_run_can_use_is_one_line_before_anything_is_written(tmp_path, capsys, flag, value, complaint):
+    run = tmp_path / "run"
+    assert main(["--data", str(tmp_path / "never-read.csv"), "--run-dir", str(run), flag, value]) == 1
+    assert capsys.readouterr().err == f"fer-train: error: {complaint}\n" and not run.exists()

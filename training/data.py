@@ -9,6 +9,8 @@ import json
 import logging
 import lzma
 import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,11 +83,25 @@ def load_fer2013(path: str | Path, skip_bad_rows: bool = False) -> Fer2013:
     return _load_csv(path, skip_bad_rows)
 
 
+@contextmanager
 def _open_text(path: Path):
+    """The lines of a text file, plain or gzipped, as str; DataError naming the line that cannot be read."""
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
-    raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    with gzip.open(path, "rb") if gzipped else open(path, "rb") as raw:
+        yield _decoded_lines(raw, path, "gzip file" if gzipped else "file")
+
+
+def _decoded_lines(raw, path: Path, kind: str):
+    """Each line of `raw` decoded as UTF-8, one at a time, so that an error can name its line."""
+    number = 0
+    try:
+        for number, line in enumerate(raw, 1):
+            yield line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: line {number}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
+    except (EOFError, OSError, zlib.error) as exc:  # a gzip file cut short, or not gzip after its first two bytes
+        raise DataError(f"{path}: line {number + 1}: cannot read the {kind} ({exc})") from None
 
 
 def parse_row(row: list[str]) -> tuple[int, np.ndarray, str]:

@@ -80,6 +80,23 @@ class TrainOptions:
     verbose: Literal[0, 1, 2] | None = None
     """Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch; default: 1 on a terminal, else 2."""
 
+    def __post_init__(self) -> None:
+        """A value no run can use is refused here, before the run directory is made or the data read."""
+        for name, value, least in (("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1),
+                                   ("patience", self.patience, 0)):
+            if value < least:
+                raise ValueError(f"--{name.replace('_', '-')} must be {least} or more, got {value}")
+        for name in ("max_minutes", "session_minutes"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:  # 0 minutes would otherwise mean no limit at all
+                raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value}")
+        for name in ("learning_rate", "weight_decay"):  # a rate of 0 is allowed: the weights stay as they start
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"--momentum must be in 0..1 (1 excluded), got {self.momentum}")
+
     def to_dict(self) -> dict:
         data = asdict(self)
         return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}

@@ -54,7 +54,7 @@ def record_ingredients(run_dir: Path, first: Path, second: Path, share: float) -
 
 
 def soup(args: argparse.Namespace) -> int:
-    from converter.source import load_source
+    from converter.source import data_file, load_source
     from training.data import load_fer2013
     from training.evaluate import load_keras
     from training.options import TrainOptions
@@ -66,7 +66,7 @@ def soup(args: argparse.Namespace) -> int:
     first, second = load_source(args.first), load_source(args.second)
     align = second.metadata.framing.align if args.align_faces is None else args.align_faces
     options = TrainOptions(
-        args.data or Path(second.metadata.source["data"]), args.run_dir, model=second.options, align_faces=align
+        data_file(second, args.data), args.run_dir, model=second.options, align_faces=align
     )
     run_dir = prepare_run_dir(options)
     model = load_keras(second.path)

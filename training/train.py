@@ -8,11 +8,12 @@ import os
 import platform
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from edge.errors import FerEdgeError
+from edge.errors import FerEdgeError, ModelError
 from edge.framing import Framing
 from edge.labels import EMOTIONS, NUM_CLASSES
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
@@ -109,7 +110,7 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
     from training.model import build_model
 
     if options.resume:
-        model = keras.models.load_model(options.resume)
+        model = _loaded("--resume", options.resume, keras.models.load_model)
         done = _epochs_done(Path(options.run_dir) / HISTORY)
         logger.info("resuming %s after epoch %d", options.resume, done)
         if not model.compiled:
@@ -120,11 +121,19 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
         return model, done
     model = build_model(options.model)
     if options.init_from:
-        model.load_weights(options.init_from)
+        _loaded("--init-from", options.init_from, model.load_weights)
         logger.info("starting from the weights of %s", options.init_from)
     _compile(model, options, steps_per_epoch)
     logger.info("%s: %s parameters", model.name, f"{model.count_params():,}")
     return model, 0
+
+
+def _loaded(flag: str, path, load):
+    """load(path); ModelError naming the flag and the file when it is no Keras file of this model."""
+    try:
+        return load(path)
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{flag} {path}: not a loadable Keras model of this architecture ({exc})") from None
 
 
 def _compile(model, options: TrainOptions, steps_per_epoch: int) -> None:

@@ -128,8 +128,9 @@ def stop_on_signals(stop: threading.Event) -> dict:
 
 
 def watch(args: argparse.Namespace) -> int:
-    if args.refresh <= 0:
-        raise ConfigError(f"--refresh: must be above 0 (got {args.refresh})")
+    for flag, value in (("--refresh", args.refresh), ("--duration", args.duration)):
+        if value is not None and not value > 0:
+            raise ConfigError(f"{flag}: must be above 0 (got {value})")
     config = mqtt_config(args)
     table = sys.stdout.isatty() if args.table is None else args.table
     color = sys.stdout.isatty()
