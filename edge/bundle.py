@@ -157,6 +157,8 @@ def pack(model_path: str | Path, output: str | Path, tolerance: float = DEFAULT_
 
 def write_bundle(path: Path, bundle: Bundle) -> Path:
     """Write the tar beside its final name, fsync it, then rename it into place."""
+    if path.is_dir():
+        raise BundleError(f"{path}: a folder; name the bundle file to write")
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:
         with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -74,3 +74,11 @@ def test_pack_refuses_a_tolerance_no_install_could_meet(tmp_path, capsys, tolera
         main(["model", "pack", str(tmp_path / "m.tflite"), "-o", str(tmp_path / "m.bundle"), "--tolerance", tolerance])
     assert stop.value.code == 2 and "argument --tolerance: must be between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "m.bundle").exists()
+
+
+def test_pack_into_a_folder_is_refused_and_leaves_nothing(tmp_path, tflite_model, capsys):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["model", "pack", str(tflite_model), "-o", str(folder)]) == 1
+    assert f"{folder}: a folder; name the bundle file to write" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and list(folder.iterdir()) == []

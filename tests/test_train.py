@@ -152,3 +152,10 @@ def test_a_value_no_run_can_use_is_one_line_before_anything_is_written(tmp_path,
     run = tmp_path / "run"
     assert main(["--data", str(tmp_path / "never-read.csv"), "--run-dir", str(run), flag, value]) == 1
     assert capsys.readouterr().err == f"fer-train: error: {complaint}\n" and not run.exists()
+
+
+def test_a_run_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("not a run")
+    assert main(["--data", str(tmp_path / "never-read.csv"), "--run-dir", str(taken)]) == 1
+    assert capsys.readouterr().err == f"fer-train: error: {taken}: a file, not a folder; --run-dir names the folder the run writes into\n"

@@ -87,6 +87,8 @@ def paused_run(run_dir: Path, done: int, epochs: int) -> dict:
 def prepare_run_dir(options: TrainOptions) -> Path:
     """The run directory, created; an earlier run in it is refused unless resumed or explicitly overwritten."""
     run_dir = Path(options.run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: a file, not a folder; --run-dir names the folder the run writes into")
     earlier = [name for name in (BEST_MODEL, LAST_CHECKPOINT, HISTORY) if (run_dir / name).exists()]
     if earlier and not options.resume and not options.overwrite:
         raise RunDirError(
