@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converter.cli import positive_int
-from edge.argparsing import Parser
+from edge.argparsing import Parser, int_at_least
 from edge.logs import VERBOSE_HELP, configure_logging, quiet_native_stderr
 from edge.errors import FerEdgeError, ModelError, run_guarded
 
@@ -58,13 +57,6 @@ def median_latency_ms(model: bytes, threads: int, runs: int, warmup: int, runtim
     return float(np.median(times) * 1e3)
 
 
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
 def model_bytes(kind: str, given: Path | None, twin, calibration) -> bytes:
     """The bytes of an already converted file, or of a fresh in-memory conversion."""
     from converter.quantize import to_tflite
@@ -96,13 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--float32", type=Path, metavar="TFLITE", help="an already converted float32 model (default: convert now)")
     add("--int8", type=Path, metavar="TFLITE", help="an already converted int8 model (default: convert now)")
     add("--data", type=Path, help="calibration data when converting int8 now (default: the run's source.data)")
-    add("--calibration-samples", type=positive_int, default=200, metavar="N",
+    add("--calibration-samples", type=int_at_least(1), default=200, metavar="N",
         help="calibration faces (default: %(default)s)")
-    add("--threads", type=positive_int, nargs="+", default=[1, 2], metavar="N",
+    add("--threads", type=int_at_least(1), nargs="+", default=[1, 2], metavar="N",
         help="thread counts to time (default: 1 2)")
-    add("--runs", type=positive_int, default=300,
+    add("--runs", type=int_at_least(1), default=300,
         help="timed invokes per model and thread count (default: %(default)s)")
-    add("--warmup", type=non_negative_int, default=30, help="untimed invokes before them (default: %(default)s)")
+    add("--warmup", type=int_at_least(0), default=30, help="untimed invokes before them (default: %(default)s)")
     add("--runtime", help="ai-edge-litert, tflite-runtime or tensorflow (default: the first that imports)")
     add("--json", type=Path, metavar="FILE", help="also write the numbers to FILE as JSON")
     add("-v", "--verbose", action="store_true", help=VERBOSE_HELP)

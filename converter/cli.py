@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from edge.argparsing import Parser
+from edge.argparsing import Parser, float_between, int_at_least
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.errors import ConfigError, FerEdgeError, run_guarded
 
@@ -17,18 +17,8 @@ PROG = "fer-convert"
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
+positive_int = int_at_least(1)
+fraction = float_between(0.0, 1.0)
 
 
 def build_parser() -> argparse.ArgumentParser:

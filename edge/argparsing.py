@@ -1,4 +1,5 @@
-"""The project's ArgumentParser: no abbreviated flags, and no argument values echoed in an error.
+"""The project's ArgumentParser: no abbreviated flags, and no argument values echoed in an error; and the
+bounded number types its commands' flags share.
 
 argparse's default takes `--mqtt-password x` as `--mqtt-password-file x`, and names what it could not parse
 verbatim, which puts a secret typed as a flag into the terminal and the journal.
@@ -22,3 +23,27 @@ class Parser(argparse.ArgumentParser):
             flags = [word.split("=", 1)[0] for word in words if word.startswith("-")]
             message = UNRECOGNIZED + (" ".join(flags) or "values") + " (values not shown; see --help)"
         super().error(message)
+
+
+def int_at_least(least: int):
+    """An argparse type: an integer of `least` or more."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be {least} or more, got {value}")
+        return value
+
+    parse.__name__ = "int"  # what argparse calls the type in "invalid int value"
+    return parse
+
+
+def float_between(low: float, high: float, note: str = ""):
+    """An argparse type: a number in low..high (NaN refused); `note` says where the bounds come from."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}{note}, got {value}")
+        return value
+
+    parse.__name__ = "float"
+    return parse

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from edge.argparsing import float_between
 from edge.errors import FerEdgeError
 
 SERVICE = "fer-edge.service"
@@ -20,14 +21,6 @@ class RolloutCheckError(FerEdgeError, RuntimeError):
     """`model status --expect-sha256`: the store does not run the expected model (refused or rolled back)."""
 
 
-def fraction(text: str) -> float:
-    """A probability gap: 0..1 (a negative tolerance would make every Pi refuse the bundle at install)."""
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
 def add_model_verbs(model: argparse.ArgumentParser, add_setting_flags) -> None:
     verbs = model.add_subparsers(dest="model_verb", required=True)
     keygen = verbs.add_parser("keygen", help="Make an Ed25519 signing key (KEY, mode 0600) and its public key KEY.pub.")
@@ -35,7 +28,8 @@ def add_model_verbs(model: argparse.ArgumentParser, add_setting_flags) -> None:
     pack = verbs.add_parser("pack", help="Bundle a converted model with the sidecar, report and golden faces beside it.")
     pack.add_argument("model", type=Path, help="the .tflite fer-convert wrote (its .json, .verify.json, .golden.npz beside it)")
     pack.add_argument("-o", "--output", type=Path, required=True, help="bundle file to write")
-    pack.add_argument("--tolerance", type=fraction, default=0.05, metavar="F",
+    # a tolerance below 0 would make every Pi refuse the bundle at install
+    pack.add_argument("--tolerance", type=float_between(0.0, 1.0), default=0.05, metavar="F",
                       help="largest probability gap on the golden faces accepted at install (default: %(default)s)")
     sign = verbs.add_parser("sign", help="Sign a bundle's manifest with an Ed25519 key (replaces any signature).")
     sign.add_argument("bundle", type=Path, help="bundle file, rewritten in place")

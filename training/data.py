@@ -84,7 +84,7 @@ def load_fer2013(path: str | Path, skip_bad_rows: bool = False) -> Fer2013:
 
 
 @contextmanager
-def _open_text(path: Path):
+def open_text(path: Path):
     """The lines of a text file, plain or gzipped, as str; DataError naming the line that cannot be read."""
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
@@ -93,11 +93,12 @@ def _open_text(path: Path):
 
 
 def _decoded_lines(raw, path: Path, kind: str):
-    """Each line of `raw` decoded as UTF-8, one at a time, so that an error can name its line."""
+    """Each line of `raw` decoded as UTF-8, one at a time, so that an error can name its line; the byte-order
+    mark a spreadsheet writes before the first line is dropped."""
     number = 0
     try:
         for number, line in enumerate(raw, 1):
-            yield line.decode("utf-8")
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: line {number}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
     except (EOFError, OSError, zlib.error) as exc:  # a gzip file cut short, or not gzip after its first two bytes
@@ -128,7 +129,7 @@ def parse_row(row: list[str]) -> tuple[int, np.ndarray, str]:
 
 def _load_csv(path: Path, skip_bad_rows: bool) -> Fer2013:
     images, labels, usages, rows, skipped = [], [], [], [], 0
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         header = [c.strip() for c in next(reader, [])]
         if header[:3] != list(COLUMNS):

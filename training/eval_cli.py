@@ -7,21 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-from edge.argparsing import Parser
+from edge.argparsing import Parser, float_between
 from edge.cli import FLIP_AVERAGE
 from edge.errors import DataError, run_guarded
 from edge.logs import configure_logging
 from training.data import FER2013_VARIABLE, USAGES, load_fer2013
 
 PROG = "fer-eval"
-
-
-def margin(text: str) -> float:
-    """--margin: a fraction per side within the bounds of the agent's detector.margin (0..0.5)."""
-    value = float(text)
-    if not 0.0 <= value <= 0.5:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 0.5 (as detector.margin), got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=USAGES, default="PrivateTest", help="which Usage rows to evaluate on")
     parser.add_argument("--out", type=Path, help="report directory (default: runs/eval/<model name>/ under the current folder)")
     parser.add_argument("--haar", action="store_true", help="also score the faces as the edge sees them: upscaled onto a canvas, found by the edge's Haar detector and re-cropped (faces Haar misses are counted and left out)")
-    parser.add_argument("--margin", type=margin, default=0.0, help="with --haar: grow each Haar box by this fraction per side before cropping (the edge's detector.margin)")
+    parser.add_argument("--margin", type=float_between(0.0, 0.5, " (as detector.margin)"), default=0.0, help="with --haar: grow each Haar box by this fraction per side before cropping (the edge's detector.margin)")
     parser.add_argument("--flip-average", choices=tuple(FLIP_AVERAGE), default="model", help="average each face's probabilities with its mirror image's: as the model's metadata says, or forced on/off")
     parser.add_argument("--skip-bad-rows", action="store_true", help="skip malformed CSV rows instead of stopping")
     return parser

@@ -9,7 +9,6 @@ applies it); the largest face found is the photo's face.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from edge.errors import DataError
 from edge.framing import Framing, frame_face
 from edge.labels import EMOTIONS, label_index
 from edge.preprocess import to_gray
+from training.data import open_text
 
 LABELS_FILE = "labels.csv"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -46,30 +46,21 @@ def read_labelled_photos(folder: Path) -> LabelledPhotos:
 
 def _from_labels_csv(listing: Path) -> LabelledPhotos:
     paths, labels = [], []
-    reader = csv.DictReader(io.StringIO(read_listing(listing), newline=""))
-    if not {"path", "label"} <= set(reader.fieldnames or []):
-        raise DataError(f"{listing}: line 1: expected the columns path,label, got {reader.fieldnames}")
-    for record in reader:
-        where = f"{listing}: line {reader.line_num}"
-        try:
-            labels.append(label_index(record["label"] or ""))
-        except ValueError as exc:
-            raise DataError(f"{where}: {exc}") from None
-        path = listing.parent / (record["path"] or "").strip()
-        if not path.is_file():
-            raise DataError(f"{where}: {path}: no such photo")
-        paths.append(path)
+    with open_text(listing) as lines:
+        reader = csv.DictReader(lines)
+        if not {"path", "label"} <= set(reader.fieldnames or []):
+            raise DataError(f"{listing}: line 1: expected the columns path,label, got {reader.fieldnames}")
+        for record in reader:
+            where = f"{listing}: line {reader.line_num}"
+            try:
+                labels.append(label_index(record["label"] or ""))
+            except ValueError as exc:
+                raise DataError(f"{where}: {exc}") from None
+            path = listing.parent / (record["path"] or "").strip()
+            if not path.is_file():
+                raise DataError(f"{where}: {path}: no such photo")
+            paths.append(path)
     return LabelledPhotos(paths, np.array(labels, np.int64))
-
-
-def read_listing(listing: Path) -> str:
-    """labels.csv as text: UTF-8, with or without a spreadsheet's byte-order mark; DataError naming the line."""
-    data = listing.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(f"{listing}: line {line}: not UTF-8 text (save it as CSV UTF-8)") from None
 
 
 def _from_class_folders(folder: Path) -> LabelledPhotos:

@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.errors import DataError
 from edge.labels import EMOTIONS, NUM_CLASSES
-from training.data import _open_text
+from training.data import open_text
 
 # FER+ column -> our emotion name
 FERPLUS_EMOTIONS = {
@@ -68,7 +68,7 @@ def load_votes(path: str | Path) -> Votes:
         raise DataError(f"{path}: no such votes file (FER+ votes aligned to the FER2013 CSV's rows)")
     order = [EMOTIONS.index(FERPLUS_EMOTIONS[c]) for c in FERPLUS_EMOTIONS]
     distributions, has_votes, not_a_face = [], [], []
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in ("row", *FERPLUS_EMOTIONS, *NOT_AN_EMOTION) if c not in (reader.fieldnames or [])]
         if missing:
