@@ -34,16 +34,17 @@ EOF
 }
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
 say() { echo "$PROG: [$(date -u +%H:%M:%S)] $*"; }
 
 parse_args() {
     while [ $# -gt 0 ]; do
         case "$1" in
-            --root) ROOT=${2:?--root needs a value}; shift 2 ;;
-            --arch) ARCH=${2:?--arch needs a value}; shift 2 ;;
-            --mirror) MIRROR=${2:?--mirror needs a value}; shift 2 ;;
-            --model) MODEL=$(realpath "${2:?--model needs a value}"); shift 2 ;;
-            --work) WORK=${2:?--work needs a value}; shift 2 ;;
+            --root) need_value "$@"; ROOT="$2"; shift 2 ;;
+            --arch) need_value "$@"; ARCH="$2"; shift 2 ;;
+            --mirror) need_value "$@"; MIRROR="$2"; shift 2 ;;
+            --model) need_value "$@"; MODEL=$(realpath "$2"); shift 2 ;;
+            --work) need_value "$@"; WORK="$2"; shift 2 ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument '$1' (see --help)" ;;
         esac

@@ -43,14 +43,15 @@ EOF
 }
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
 say() { echo "$PROG: $*"; }
 
 parse_args() {
     while [ $# -gt 0 ]; do
         case "$1" in
-            --source) SOURCE=${2:?--source needs a value}; shift 2 ;;
-            --model) MODEL=${2:?--model needs a value}; shift 2 ;;
-            --mqtt-password-file) PASSWORD_FILE=${2:?--mqtt-password-file needs a value}; shift 2 ;;
+            --source) need_value "$@"; SOURCE="$2"; shift 2 ;;
+            --model) need_value "$@"; MODEL="$2"; shift 2 ;;
+            --mqtt-password-file) need_value "$@"; PASSWORD_FILE="$2"; shift 2 ;;
             --no-start) START=no; shift ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument '$1' (see --help)" ;;

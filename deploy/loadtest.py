@@ -244,6 +244,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--messages: must be between 1 and 100000")
     if args.rate < 0:
         parser.error("--rate: must be 0 or more")
+    if not args.timeout > 0:
+        parser.error("--timeout: must be above 0 seconds")
     return args
 
 

@@ -33,6 +33,7 @@ import paho.mqtt.client as mqtt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from edge.argparsing import float_between, int_at_least  # noqa: E402
 from edge.classifier import Emotion  # noqa: E402
 from edge.config import MqttConfig  # noqa: E402
 from edge.demo.mosquitto import LocalMosquitto  # noqa: E402
@@ -169,12 +170,16 @@ def fresh_stores(workdir: Path, postgres: LocalPostgres) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, nargs="+", default=[5, 20], help="K values, one round each (default: 5 20)")
-    parser.add_argument("--messages", type=int, default=500, help="messages per agent per round (default: 500)")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds per store and K, alternating (default: 3)")
-    parser.add_argument("--unbatched-rows", type=int, default=1000,
+    parser.add_argument("--agents", type=int_at_least(1), nargs="+", default=[5, 20],
+                        help="K values, one round each (default: 5 20)")
+    parser.add_argument("--messages", type=int_at_least(1), default=500,
+                        help="messages per agent per round (default: 500)")
+    parser.add_argument("--repeats", type=int_at_least(1), default=3,
+                        help="rounds per store and K, alternating (default: 3)")
+    parser.add_argument("--unbatched-rows", type=int_at_least(1), default=1000,
                         help="rows replayed one per transaction, the baseline (default: 1000)")
-    parser.add_argument("--timeout", type=float, default=300, help="give up a round after this many seconds")
+    parser.add_argument("--timeout", type=float_between(1, 86400), default=300,
+                        help="give up a round after this many seconds, 1 to 86400 (default: 300)")
     return parser.parse_args(argv)
 
 

@@ -17,6 +17,7 @@ from edge.errors import ModelError
 from edge.framing import Framing
 from edge.labels import EMOTIONS
 from edge.preprocess import FACE_SIZE, PREPROCESSING
+from edge.validation import first_problem
 
 FORMAT = "fer-edge-model/1"
 RUN_METADATA_NAME = "metadata.json"
@@ -113,7 +114,7 @@ def read_metadata(model_path: str | Path) -> ModelMetadata:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ModelError(f"{path}: no model metadata beside {model_path} (expected this JSON sidecar)") from None
+        raise ModelError(_missing_sidecar(Path(model_path), path)) from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model metadata ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
@@ -123,10 +124,14 @@ def read_metadata(model_path: str | Path) -> ModelMetadata:
     try:
         return ModelMetadata.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-        raise ModelError(f"{path}: field {field!r}: {message}") from None
+        raise ModelError(f"{path}: {first_problem(exc)}") from None
+
+
+def _missing_sidecar(model_path: Path, path: Path) -> str:
+    if model_path.suffix == ".keras" and path.name != RUN_METADATA_NAME:
+        run_file = model_path.parent / RUN_METADATA_NAME
+        return f"{model_path}: no model metadata beside it (expected {run_file}, as fer-train writes, or {path})"
+    return f"{path}: no model metadata beside {model_path} (expected this JSON sidecar)"
 
 
 def check_model_file(model_path: str | Path, metadata: ModelMetadata) -> None:

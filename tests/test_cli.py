@@ -93,6 +93,19 @@ def test_demo_without_mosquitto_runs_amqtt_and_judges_each_face(no_mosquitto, la
     assert lines[-1] == f"demo accuracy: {right} of {judged} faces right ({right / judged:.0%})"
 
 
+@pytest.mark.parametrize("face, field", [
+    ({"label": "happy", "box": [1, 2, 3]}, "field 'frames.1.0.box': List should have at least 4 items"),
+    ({"label": "glad", "box": [1, 2, 3, 4]}, "field 'frames.1.0.label': Input should be 'angry'"),
+    ({"label": "happy", "box": [1, 2, 0, 4]}, "field 'frames.1.0.box': a box [x, y, w, h] needs a width"),
+])
+def test_a_damaged_labels_file_is_named_before_the_demo_starts(short_clip, capsys, face, field):
+    labels_path(short_clip).write_text(json.dumps({"frames": [[], [face]]}))
+    assert main(["demo", "--clip", str(short_clip)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fer-edge: error: {labels_path(short_clip)}: not a demo labels file ({field}")
+    assert len(err.splitlines()) == 1
+
+
 def test_demo_without_any_broker_names_what_to_install(no_mosquitto, monkeypatch, short_clip, capsys):
     monkeypatch.setattr("edge.demo.run.amqtt_available", lambda: False)
     assert main(["demo", "--clip", str(short_clip)]) == 1

@@ -97,7 +97,8 @@ def test_color_input_is_refused(tmp_path, capsys):
 def test_bare_keras_without_metadata(tiny_run, tmp_path, capsys):
     (tmp_path / "lone.keras").write_bytes((tiny_run / "model.keras").read_bytes())
     err = error_of([str(tmp_path / "lone.keras"), "-o", str(tmp_path / "m.tflite")], capsys)
-    assert err.startswith(f"fer-convert: error: {tmp_path / 'lone.json'}: no model metadata")
+    assert err == (f"fer-convert: error: {tmp_path / 'lone.keras'}: no model metadata beside it "
+                   f"(expected {tmp_path / 'metadata.json'}, as fer-train writes, or {tmp_path / 'lone.json'})")
 
 
 def test_calibration_file_without_usable_rows(tiny_run, tmp_path, capsys):

@@ -34,6 +34,24 @@ def test_script_help_and_bad_flag(script):
     assert bad.stderr.startswith(f"{script.name}: error: ") and "'--no-such-flag'" in bad.stderr
 
 
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if "--model" in s.read_text()], ids=lambda p: p.name)
+@pytest.mark.parametrize("value", [[], [""]], ids=["last", "empty"])
+def test_a_flag_without_its_value_is_named(script, value):
+    run = subprocess.run([script, "--model", *value], capture_output=True, text=True)
+    assert (run.returncode, run.stderr) == (1, f"{script.name}: error: --model needs a value (see --help)\n")
+
+
+@pytest.mark.parametrize("script, flags, complaint", [
+    ("store_bench.py", ["--agents", "5", "0"], "argument --agents: must be 1 or more, got 0"),
+    ("store_bench.py", ["--timeout", "nan"], "argument --timeout: must be between 1 and 86400, got nan"),
+    ("loadtest.py", ["--timeout", "-1"], "--timeout: must be above 0 seconds"),
+    ("outbox_writes.py", ["--repeats", "0"], "--repeats: must be above 0 (got 0)"),
+])
+def test_benchmark_scripts_refuse_flags_no_run_can_use(script, flags, complaint):
+    run = subprocess.run([sys.executable, DEPLOY / script, *flags], capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.splitlines()[-1] == f"{script}: error: {complaint}"
+
+
 def shell_variable(script: Path, name: str) -> str:
     return re.search(rf"^{name}=(\S+)$", script.read_text(), re.MULTILINE).group(1)
 

@@ -62,6 +62,7 @@ def test_class_folders_label_the_photos(tmp_path, tflite_model, face_photos):
 @pytest.mark.parametrize("row, message", [
     ("face0.jpg,happyish", "labels.csv: line 2: unknown emotion 'happyish'"),
     ("gone.jpg,happy", "labels.csv: line 2: .*gone.jpg: no such photo"),
+    ("face,0.jpg,happy", r"labels.csv: line 2: 3 values, but the header names 2 columns \(path,label\)"),
 ])
 def test_bad_label_rows_name_the_line(tmp_path, tflite_model, face_photos, capsys, row, message):
     folder, _ = face_photos

@@ -33,6 +33,7 @@ def test_parse_ignores_what_is_not_a_fleet_topic(topic):
     (b"not json", "not UTF-8 JSON"), (b"[1]", "is not of type 'object'"), (b"\xff", "not UTF-8 JSON"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (encode(status("pi-01", "online", AT) | {"state": "maybe"}), "field 'state'"),
+    (encode(status("pi-02", "online", AT)), "field 'device' is 'pi-02', but the topic names device 'pi-01'"),
 ])
 def test_parse_names_what_breaks_the_schema(payload, reason):
     with pytest.raises(InvalidMessage, match=reason):
@@ -55,6 +56,14 @@ def test_read_emotions_names_a_file_that_is_no_database(tmp_path):
     (tmp_path / "x.db").write_text("hello")
     with pytest.raises(StoreError, match="x.db"):
         read_emotions(tmp_path / "x.db")
+
+
+@pytest.mark.parametrize("use", [open_store, read_emotions])
+def test_a_url_of_another_database_is_named_not_taken_for_a_file(tmp_path, monkeypatch, use):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=r"^mysql://host/db: not a database fer-monitor can use; give a postgresql://"):
+        use("mysql://host/db")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_jsonl_log_appends_one_line_per_message(tmp_path):

@@ -51,3 +51,13 @@ def test_runs_that_record_no_data_ask_for_data(tmp_path, capsys):
         f"fer-soup: error: {run / 'metadata.json'}: the run records no data file (source.data); pass --data\n"
     )
     assert not (tmp_path / "soup").exists()
+
+
+def test_a_taken_run_dir_or_bad_data_leaves_nothing_written(tmp_path, tiny_run, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    assert main([str(tiny_run), str(tiny_run), "--run-dir", str(tmp_path / "soup"), "--data", str(bad)]) == 1
+    assert str(bad) in capsys.readouterr().err
+    assert not (tmp_path / "soup").exists()
+    assert main([str(tiny_run), str(tiny_run), "--run-dir", str(tiny_run)]) == 1
+    assert capsys.readouterr().err.endswith("): choose another --run-dir\n")

@@ -118,6 +118,14 @@ def test_an_existing_run_is_refused_unless_overwritten(tmp_path, tiny_fer_csv, c
     assert main([*flags, "--overwrite"]) == 0
 
 
+def test_unreadable_data_leaves_no_run_folder(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"emotion,pixels,Usage\n0,\xff\xfe,Training\n")
+    assert main(["--data", str(bad), "--run-dir", str(tmp_path / "run"), "--epochs", "1", *TINY_FLAGS]) == 1
+    assert "bad.csv: line 2: not UTF-8 text" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_every_option_field_is_a_flag_with_its_docstring_as_help():
     import dataclasses
 

@@ -59,7 +59,7 @@ def soup(args: argparse.Namespace) -> int:
     from training.evaluate import load_keras
     from training.options import TrainOptions
     from training.plots import plot_history, read_history
-    from training.train import BEST_MODEL, STAGE_HISTORY, finish_run, prepare_run_dir
+    from training.train import BEST_MODEL, STAGE_HISTORY, check_run_dir, finish_run, prepare_run_dir
 
     if not 0.0 <= args.share <= 1.0:
         raise FerEdgeError(f"--share {args.share} is outside 0..1")
@@ -68,15 +68,17 @@ def soup(args: argparse.Namespace) -> int:
     options = TrainOptions(
         data_file(second, args.data), args.run_dir, model=second.options, align_faces=align
     )
-    run_dir = prepare_run_dir(options)
+    check_run_dir(options, continuable=False)
+    data = load_fer2013(options.data)
     model = load_keras(second.path)
     model.set_weights(mean_weights(load_keras(first.path), model, args.share))
+    run_dir = prepare_run_dir(options, continuable=False)
     model.save(run_dir / BEST_MODEL)
     stages = second.path.parent / STAGE_HISTORY
     if stages.is_file():
         shutil.copy(stages, run_dir / STAGE_HISTORY)
         plot_history(read_history(stages), run_dir / "training_curves.png")
-    metadata = finish_run(options, load_fer2013(options.data), model, run_dir, 0.0)
+    metadata = finish_run(options, data, model, run_dir, 0.0)
     metadata = record_ingredients(run_dir, first.path, second.path, args.share)
     for split, scores in metadata["metrics"].items():
         print(f"{run_dir}: {split} accuracy {scores['accuracy']:.4f}, macro F1 {scores['macro_f1']:.4f}")

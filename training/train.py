@@ -44,9 +44,10 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
     """Train, keep the best epoch on PublicTest, evaluate it on PrivateTest; returns the metadata dict."""
     import keras
 
+    check_run_dir(options)
+    data = data or load_fer2013(options.data, options.skip_bad_rows)
     run_dir = prepare_run_dir(options)
     keras.utils.set_random_seed(options.seed)
-    data = data or load_fer2013(options.data, options.skip_bad_rows)
     write_dataset_analysis(run_dir, data.class_counts())
     x_train, targets, labels = training_targets(options, data)
     x_val, y_val = data.split("PublicTest")
@@ -84,17 +85,23 @@ def paused_run(run_dir: Path, done: int, epochs: int) -> dict:
     return {"paused_after_epoch": done, "epochs": epochs, "resume": str(run_dir / LAST_CHECKPOINT)}
 
 
-def prepare_run_dir(options: TrainOptions) -> Path:
-    """The run directory, created; an earlier run in it is refused unless resumed or explicitly overwritten."""
+def check_run_dir(options: TrainOptions, continuable: bool = True) -> Path:
+    """The run directory, not yet created; refused if it is a file, or holds an earlier run that is neither
+    resumed nor explicitly overwritten. continuable=False for commands without --resume and --overwrite."""
     run_dir = Path(options.run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: a file, not a folder; --run-dir names the folder the run writes into")
     earlier = [name for name in (BEST_MODEL, LAST_CHECKPOINT, HISTORY) if (run_dir / name).exists()]
     if earlier and not options.resume and not options.overwrite:
-        raise RunDirError(
-            f"{run_dir} already holds a run ({', '.join(earlier)}): --resume {run_dir / LAST_CHECKPOINT} continues it, "
-            "--overwrite replaces it, or choose another --run-dir"
-        )
+        remedy = (f"--resume {run_dir / LAST_CHECKPOINT} continues it, --overwrite replaces it, or choose another "
+                  "--run-dir" if continuable else "choose another --run-dir")
+        raise RunDirError(f"{run_dir} already holds a run ({', '.join(earlier)}): {remedy}")
+    return run_dir
+
+
+def prepare_run_dir(options: TrainOptions, continuable: bool = True) -> Path:
+    """The run directory, checked (check_run_dir) and created."""
+    run_dir = check_run_dir(options, continuable)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 

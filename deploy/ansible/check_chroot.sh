@@ -30,16 +30,17 @@ EOF
 }
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
 say() { echo "$PROG: [$(date -u +%H:%M:%S)] $*"; }
 
 parse_args() {
     while [ $# -gt 0 ]; do
         case "$1" in
-            --root) ROOT=${2:?--root needs a value}; shift 2 ;;
-            --model) MODEL=$(realpath "${2:?--model needs a value}"); shift 2 ;;
-            --bundle) BUNDLES+=("$(realpath "${2:?--bundle needs a value}")"); shift 2 ;;
-            --trusted-key) KEYS+=("$(realpath "${2:?--trusted-key needs a value}")"); shift 2 ;;
-            --ansible-playbook) PLAYBOOK=${2:?--ansible-playbook needs a value}; shift 2 ;;
+            --root) need_value "$@"; ROOT="$2"; shift 2 ;;
+            --model) need_value "$@"; MODEL=$(realpath "$2"); shift 2 ;;
+            --bundle) need_value "$@"; BUNDLES+=("$(realpath "$2")"); shift 2 ;;
+            --trusted-key) need_value "$@"; KEYS+=("$(realpath "$2")"); shift 2 ;;
+            --ansible-playbook) need_value "$@"; PLAYBOOK="$2"; shift 2 ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument '$1' (see --help)" ;;
         esac

@@ -13,18 +13,49 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from edge.errors import DataError
+from edge.labels import EMOTIONS
+from edge.validation import first_problem
 
 MIN_OVERLAP = 0.3  # intersection over union with a labelled box
 
 
+class LabelledFace(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: Literal[EMOTIONS]
+    box: Annotated[list[Annotated[StrictInt, Field(ge=0)]], Field(min_length=4, max_length=4)]
+
+    @field_validator("box")
+    @classmethod
+    def _has_area(cls, box: list[int]) -> list[int]:
+        if box[2] == 0 or box[3] == 0:
+            raise ValueError("a box [x, y, w, h] needs a width and a height above 0")
+        return box
+
+
+class DemoLabels(BaseModel):
+    """What make_demo_clip.py writes; other top-level keys (clip, fps, source) describe it and are not read."""
+
+    frames: list[list[LabelledFace]]
+
+
 def load_labels(path: Path) -> list[list[dict]]:
-    """Per frame, the labelled faces [{"label": ..., "box": [x, y, w, h]}]."""
+    """Per frame, the labelled faces [{"label": ..., "box": [x, y, w, h]}]; DataError naming the field."""
     try:
-        return json.loads(path.read_text())["frames"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{path}: not a demo labels file ({exc})") from None
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the demo labels ({exc.strerror})") from None
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise DataError(f"{path}: not a demo labels file (not UTF-8 JSON: {exc})") from None
+    try:
+        return DemoLabels.model_validate(data).model_dump()["frames"]
+    except ValidationError as exc:
+        raise DataError(f"{path}: not a demo labels file ({first_problem(exc)})") from None
 
 
 def overlap(a: list[int], b: list[int]) -> float:

@@ -36,12 +36,15 @@ class InvalidMessage(FerEdgeError, ValueError):
 
 
 def parse(topic: str, payload: bytes, prefix: str, received_at: float | None = None) -> Record | None:
-    """The Record of a fleet message; None for other topics; InvalidMessage when it breaks its JSON Schema."""
+    """The Record of a fleet message; None for other topics; InvalidMessage when it breaks its JSON Schema or
+    names another device than its topic."""
     parts = topic.split("/")
     prefix_parts = prefix.split("/")
     if len(parts) != len(prefix_parts) + 2 or parts[: len(prefix_parts)] != prefix_parts or parts[-1] not in KINDS:
         return None
     data = checked(parts[-1], payload)
+    if data["device"] != parts[-2]:
+        raise InvalidMessage(f"field 'device' is {data['device']!r}, but the topic names device {parts[-2]!r}")
     return Record(
         id=data["id"],
         device=parts[-2],

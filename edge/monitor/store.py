@@ -7,6 +7,7 @@ after each drain of its queue); `close` flushes what is left.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import OrderedDict
 from pathlib import Path
@@ -147,8 +148,18 @@ class SqliteStore(BatchedStore):
         self._db.close()
 
 
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def is_postgresql(spec: str | Path) -> bool:
     return str(spec).startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(spec: str | Path) -> Path:
+    """The SQLite file a spec that is no postgresql:// URL names; StoreError for a URL of any other database."""
+    if URL_SCHEME.match(str(spec)):
+        raise StoreError(f"{spec}: not a database fer-monitor can use; give a postgresql:// URL or an SQLite file path")
+    return Path(spec)
 
 
 def open_store(spec: str | Path) -> BatchedStore:
@@ -157,7 +168,7 @@ def open_store(spec: str | Path) -> BatchedStore:
         from edge.monitor.postgres import PostgresStore
 
         return PostgresStore(str(spec))
-    return SqliteStore(spec)
+    return SqliteStore(sqlite_path(spec))
 
 
 def read_emotions(path: str | Path) -> list[tuple[str, str, str]]:
@@ -169,7 +180,7 @@ def read_emotions(path: str | Path) -> list[tuple[str, str, str]]:
         from edge.monitor.postgres import read_emotions as read_postgres
 
         return read_postgres(str(path))
-    path = Path(path)
+    path = sqlite_path(path)
     if not path.is_file():
         raise StoreError(f"{path}: no such database")
     try:
