@@ -36,7 +36,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from edge.argparsing import Parser
+from edge.argparsing import Parser, float_between, int_at_least
 from edge.classifier import Emotion
 from edge.config import MqttConfig, TlsConfig
 from edge.labels import EMOTIONS
@@ -45,6 +45,7 @@ from edge.outbox import Outbox
 from edge.publisher import MqttPublisher, wait_until
 
 PROG = "loadtest.py"
+MAX_AGENTS = 500  # one process each
 LOOPBACK = "127.0.0.1"
 DEPLOY = Path(__file__).resolve().parent
 READER = "fer-reader"
@@ -231,21 +232,16 @@ def format_row(row: dict) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, nargs="+", default=[10, 50], metavar="K",
-                        help="numbers of simulated agents, one round each (default: 10 50)")
-    parser.add_argument("--messages", type=int, default=200, help="messages per agent per round (default: 200)")
-    parser.add_argument("--rate", type=float, default=20.0,
-                        help="messages per second per agent; 0: as fast as its outbox takes them (default: 20)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="give up on a round after this long (default: 120)")
+    parser.add_argument("--agents", type=int_at_least(1, MAX_AGENTS), nargs="+", default=[10, 50], metavar="K",
+                        help=f"numbers of simulated agents, one round each, 1 to {MAX_AGENTS} (default: 10 50)")
+    parser.add_argument("--messages", type=int_at_least(1, 100_000), default=200,
+                        help="messages per agent per round, 1 to 100000 (default: 200)")
+    parser.add_argument("--rate", type=float_between(0, 10_000), default=20.0,
+                        help="messages per second per agent, up to 10000; 0: as fast as its outbox takes them "
+                        "(default: 20)")
+    parser.add_argument("--timeout", type=float_between(1, 86400), default=120.0,
+                        help="give up on a round after this many seconds, 1 to 86400 (default: 120)")
     args = parser.parse_args(argv)
-    if min(args.agents) < 1 or max(args.agents) > 500:
-        parser.error("--agents: each K must be between 1 and 500")
-    if not 1 <= args.messages <= 100_000:
-        parser.error("--messages: must be between 1 and 100000")
-    if args.rate < 0:
-        parser.error("--rate: must be 0 or more")
-    if not args.timeout > 0:
-        parser.error("--timeout: must be above 0 seconds")
     return args
 
 

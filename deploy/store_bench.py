@@ -33,7 +33,7 @@ import paho.mqtt.client as mqtt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from edge.argparsing import float_between, int_at_least  # noqa: E402
+from edge.argparsing import Parser, float_between, int_at_least  # noqa: E402
 from edge.classifier import Emotion  # noqa: E402
 from edge.config import MqttConfig  # noqa: E402
 from edge.demo.mosquitto import LocalMosquitto  # noqa: E402
@@ -169,9 +169,9 @@ def fresh_stores(workdir: Path, postgres: LocalPostgres) -> dict:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int_at_least(1), nargs="+", default=[5, 20],
-                        help="K values, one round each (default: 5 20)")
+    parser = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int_at_least(1, 500), nargs="+", default=[5, 20],
+                        help="K values, one round each, 1 to 500: one process each (default: 5 20)")
     parser.add_argument("--messages", type=int_at_least(1), default=500,
                         help="messages per agent per round (default: 500)")
     parser.add_argument("--repeats", type=int_at_least(1), default=3,

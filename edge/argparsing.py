@@ -25,10 +25,12 @@ class Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def int_at_least(least: int):
-    """An argparse type: an integer of `least` or more."""
+def int_at_least(least: int, most: int | None = None):
+    """An argparse type: an integer of `least` or more (and `most` or less, when given)."""
     def parse(text: str) -> int:
         value = int(text)
+        if most is not None and not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"must be between {least} and {most}, got {value}")
         if value < least:
             raise argparse.ArgumentTypeError(f"must be {least} or more, got {value}")
         return value

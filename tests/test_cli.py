@@ -97,9 +97,11 @@ def test_demo_without_mosquitto_runs_amqtt_and_judges_each_face(no_mosquitto, la
     ({"label": "happy", "box": [1, 2, 3]}, "field 'frames.1.0.box': List should have at least 4 items"),
     ({"label": "glad", "box": [1, 2, 3, 4]}, "field 'frames.1.0.label': Input should be 'angry'"),
     ({"label": "happy", "box": [1, 2, 0, 4]}, "field 'frames.1.0.box': a box [x, y, w, h] needs a width"),
+    ("deep", "JSON nested too deeply"),
 ])
 def test_a_damaged_labels_file_is_named_before_the_demo_starts(short_clip, capsys, face, field):
-    labels_path(short_clip).write_text(json.dumps({"frames": [[], [face]]}))
+    document = '{"frames": [[], [' + "[" * 100_000 + "]" * 100_000 + "]]}" if face == "deep" else None
+    labels_path(short_clip).write_text(document or json.dumps({"frames": [[], [face]]}))
     assert main(["demo", "--clip", str(short_clip)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"fer-edge: error: {labels_path(short_clip)}: not a demo labels file ({field}")

@@ -85,6 +85,8 @@ def test_a_spreadsheets_labels_csv_is_read_or_named(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
     (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfpath,label\r\na.png,happy\r\n")  # Excel's "CSV UTF-8"
     assert read_labelled_photos(tmp_path).labels.tolist() == [EMOTIONS.index("happy")]
+    (tmp_path / "labels.csv").write_text("path,label\na.png,happy,,\n")  # a spreadsheet's empty trailing columns
+    assert read_labelled_photos(tmp_path).labels.tolist() == [EMOTIONS.index("happy")]
     (tmp_path / "labels.csv").write_bytes(b"path,label\na.png,happy\ncaf\xe9.png,sad\n")  # Excel's Windows-1252 "CSV"
     with pytest.raises(DataError, match="labels.csv: line 3: not UTF-8 text"):
         read_labelled_photos(tmp_path)

@@ -85,3 +85,13 @@ def test_fer_train_with_soft_labels_records_them(tmp_path, tiny_fer_csv, tiny_vo
     training = metadata["training"]
     assert training["soft_labels"] == "ferplus:0.5" and training["crop_augment"] and training["optimizer"] == "sgd"
     assert metadata["framing"] == {"margin": 0.0, "align": True}
+
+
+def test_bad_votes_or_resume_file_leave_no_run_folder(tmp_path, tiny_fer_csv, capsys):
+    bad_votes = write_votes(tmp_path / "v.csv", [votes_line(5, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0])], gzipped=False)
+    not_keras = tmp_path / "last.keras"
+    not_keras.write_text("not a model")
+    for flags in (["--soft-labels", "ferplus", "--ferplus-votes", str(bad_votes)], ["--resume", str(not_keras)]):
+        assert main(["--data", str(tiny_fer_csv), "--run-dir", str(tmp_path / "run"), *flags, *TINY_FLAGS]) == 1
+        assert str(tmp_path) in capsys.readouterr().err
+        assert not (tmp_path / "run").exists()

@@ -52,7 +52,7 @@ def _from_labels_csv(listing: Path) -> LabelledPhotos:
             raise DataError(f"{listing}: line 1: expected the columns path,label, got {reader.fieldnames}")
         for record in reader:
             where = f"{listing}: line {reader.line_num}"
-            if None in record:  # DictReader's key for the values beyond the header's columns
+            if any(value.strip() for value in record.get(None, [])):  # DictReader's key for values beyond the header
                 raise DataError(f"{where}: {len(reader.fieldnames) + len(record[None])} values, but the header "
                                 f"names {len(reader.fieldnames)} columns ({','.join(reader.fieldnames)})")
             try:

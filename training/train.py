@@ -44,11 +44,9 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
     """Train, keep the best epoch on PublicTest, evaluate it on PrivateTest; returns the metadata dict."""
     import keras
 
-    check_run_dir(options)
-    data = data or load_fer2013(options.data, options.skip_bad_rows)
-    run_dir = prepare_run_dir(options)
+    check_run_dir(options)  # everything that can refuse the input runs before the run folder is made
     keras.utils.set_random_seed(options.seed)
-    write_dataset_analysis(run_dir, data.class_counts())
+    data = data or load_fer2013(options.data, options.skip_bad_rows)
     x_train, targets, labels = training_targets(options, data)
     x_val, y_val = data.split("PublicTest")
     logger.info("%d training faces, %d validation (PublicTest)", len(x_train), len(y_val))
@@ -59,6 +57,8 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
         crop_augment=CropAugment() if options.crop_augment else None,
     )
     model, initial_epoch = _model_to_train(options, len(batches))
+    run_dir = prepare_run_dir(options)
+    write_dataset_analysis(run_dir, data.class_counts())
     started = time.monotonic()
     callbacks = _callbacks(options, run_dir, started)
     pause = time_budget(options.session_minutes, started, what="session") if options.session_minutes else None

@@ -31,15 +31,16 @@ EOF
 }
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi; }
 
 NAMES=()
 parse_args() {
     while [ $# -gt 0 ]; do
         case "$1" in
-            --out) OUT=${2:?--out needs a value}; shift 2 ;;
-            --broker) BROKER=${2:?--broker needs a value}; shift 2 ;;
-            --san) SAN=${2:?--san needs a value}; shift 2 ;;
-            --days) DAYS=${2:?--days needs a value}; shift 2 ;;
+            --out) need_value "$@"; OUT="$2"; shift 2 ;;
+            --broker) need_value "$@"; BROKER="$2"; shift 2 ;;
+            --san) need_value "$@"; SAN="$2"; shift 2 ;;
+            --days) need_value "$@"; DAYS="$2"; shift 2 ;;
             -h|--help) usage; exit 0 ;;
             -*) die "unknown option '$1' (see --help)" ;;
             *) NAMES+=("$1"); shift ;;

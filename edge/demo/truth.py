@@ -52,6 +52,8 @@ def load_labels(path: Path) -> list[list[dict]]:
         raise DataError(f"{path}: cannot read the demo labels ({exc.strerror})") from None
     except ValueError as exc:  # also UnicodeDecodeError
         raise DataError(f"{path}: not a demo labels file (not UTF-8 JSON: {exc})") from None
+    except RecursionError:
+        raise DataError(f"{path}: not a demo labels file (JSON nested too deeply)") from None
     try:
         return DemoLabels.model_validate(data).model_dump()["frames"]
     except ValidationError as exc:

@@ -32,7 +32,8 @@ class Record:
 
 
 class InvalidMessage(FerEdgeError, ValueError):
-    """A fleet message that breaks the published schema (edge/schema/); the text says how."""
+    """A fleet message that breaks the published schema (edge/schema/), or whose payload names another device than
+    its topic; the text says how."""
 
 
 def parse(topic: str, payload: bytes, prefix: str, received_at: float | None = None) -> Record | None:

@@ -157,8 +157,10 @@ def is_postgresql(spec: str | Path) -> bool:
 
 def sqlite_path(spec: str | Path) -> Path:
     """The SQLite file a spec that is no postgresql:// URL names; StoreError for a URL of any other database."""
-    if URL_SCHEME.match(str(spec)):
-        raise StoreError(f"{spec}: not a database fer-monitor can use; give a postgresql:// URL or an SQLite file path")
+    scheme = URL_SCHEME.match(str(spec))
+    if scheme:  # the URL itself is not repeated: it may hold a password
+        raise StoreError(f"a {scheme.group()} URL: not a database fer-monitor can use; give a postgresql:// URL "
+                         "or an SQLite file path")
     return Path(spec)
 
 
