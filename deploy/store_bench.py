@@ -168,10 +168,13 @@ def fresh_stores(workdir: Path, postgres: LocalPostgres) -> dict:
     return {"SQLite": sqlite, "PostgreSQL": postgresql}
 
 
+MAX_AGENTS = 500  # one process each
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int_at_least(1, 500), nargs="+", default=[5, 20],
-                        help="K values, one round each, 1 to 500: one process each (default: 5 20)")
+    parser.add_argument("--agents", type=int_at_least(1, MAX_AGENTS), nargs="+", default=[5, 20],
+                        help=f"K values, one round each, 1 to {MAX_AGENTS} (default: 5 20)")
     parser.add_argument("--messages", type=int_at_least(1), default=500,
                         help="messages per agent per round (default: 500)")
     parser.add_argument("--repeats", type=int_at_least(1), default=3,

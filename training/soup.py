@@ -56,10 +56,9 @@ def record_ingredients(run_dir: Path, first: Path, second: Path, share: float) -
 def soup(args: argparse.Namespace) -> int:
     from converter.source import data_file, load_source
     from training.data import load_fer2013
-    from training.evaluate import load_keras
     from training.options import TrainOptions
     from training.plots import plot_history, read_history
-    from training.train import BEST_MODEL, STAGE_HISTORY, check_run_dir, finish_run, prepare_run_dir
+    from training.train import BEST_MODEL, STAGE_HISTORY, check_run_dir, finish_run
 
     if not 0.0 <= args.share <= 1.0:
         raise FerEdgeError(f"--share {args.share} is outside 0..1")
@@ -68,11 +67,11 @@ def soup(args: argparse.Namespace) -> int:
     options = TrainOptions(
         data_file(second, args.data), args.run_dir, model=second.options, align_faces=align
     )
-    check_run_dir(options, continuable=False)
+    run_dir = check_run_dir(options, continuable=False)
     data = load_fer2013(options.data)
-    model = load_keras(second.path)
-    model.set_weights(mean_weights(load_keras(first.path), model, args.share))
-    run_dir = prepare_run_dir(options, continuable=False)
+    model = second.model  # load_source has loaded both
+    model.set_weights(mean_weights(first.model, model, args.share))
+    run_dir.mkdir(parents=True, exist_ok=True)
     model.save(run_dir / BEST_MODEL)
     stages = second.path.parent / STAGE_HISTORY
     if stages.is_file():

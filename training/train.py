@@ -44,7 +44,7 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
     """Train, keep the best epoch on PublicTest, evaluate it on PrivateTest; returns the metadata dict."""
     import keras
 
-    check_run_dir(options)  # everything that can refuse the input runs before the run folder is made
+    run_dir = check_run_dir(options)  # everything that can refuse the input runs before the folder is made
     keras.utils.set_random_seed(options.seed)
     data = data or load_fer2013(options.data, options.skip_bad_rows)
     x_train, targets, labels = training_targets(options, data)
@@ -57,7 +57,7 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
         crop_augment=CropAugment() if options.crop_augment else None,
     )
     model, initial_epoch = _model_to_train(options, len(batches))
-    run_dir = prepare_run_dir(options)
+    run_dir.mkdir(parents=True, exist_ok=True)
     write_dataset_analysis(run_dir, data.class_counts())
     started = time.monotonic()
     callbacks = _callbacks(options, run_dir, started)
@@ -96,13 +96,6 @@ def check_run_dir(options: TrainOptions, continuable: bool = True) -> Path:
         remedy = (f"--resume {run_dir / LAST_CHECKPOINT} continues it, --overwrite replaces it, or choose another "
                   "--run-dir" if continuable else "choose another --run-dir")
         raise RunDirError(f"{run_dir} already holds a run ({', '.join(earlier)}): {remedy}")
-    return run_dir
-
-
-def prepare_run_dir(options: TrainOptions, continuable: bool = True) -> Path:
-    """The run directory, checked (check_run_dir) and created."""
-    run_dir = check_run_dir(options, continuable)
-    run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
