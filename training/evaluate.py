@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from converter.source import load_keras
 from edge.errors import ModelError
 from edge.flip_average import flip_averaged
 from edge.metadata import read_metadata
@@ -29,16 +30,6 @@ def tflite_probabilities(classifier, faces: np.ndarray, progress: bool = False, 
     show = progress and len(starts) >= 10
     bar = tqdm(starts, desc="verifying", unit="batch", disable=None if show else True, leave=False)
     return np.concatenate([classifier.predict_proba(faces[i : i + batch]) for i in bar])
-
-
-def load_keras(model_path: Path):
-    """A saved .keras model, without its optimizer; ModelError naming the file otherwise."""
-    import keras
-
-    try:
-        return keras.models.load_model(model_path, compile=False)
-    except (ValueError, OSError) as exc:
-        raise ModelError(f"{model_path}: not a loadable Keras model ({exc})") from None
 
 
 def predict_file(model_path: Path, faces: np.ndarray, flip_average: bool | None = None) -> np.ndarray:

@@ -1,9 +1,9 @@
 """fer-soup: one model whose weights are a weighted mean of two runs of the same network (a "model soup").
 
 Two stages of one model (a warm restart and the run it started from) lie in the same basin, so the mean of their
-weights is a model too, and it can hold what each stage learned: the shipped v4 is half the FER2013-trained v3
-and half its FER+/crop-augmented restart. The result is a complete run directory, evaluated and reported as
-fer-train reports its runs (PublicTest chooses flip averaging, PrivateTest is reported).
+weights is a model too, and it can hold what each stage learned: v4 (the previous reference) is half the
+FER2013-trained v3 and half its FER+/crop-augmented restart. The result is a complete run directory, evaluated and
+reported as fer-train reports its runs (PublicTest chooses flip averaging, PrivateTest is reported).
 """
 
 from __future__ import annotations
