@@ -1,3 +1,4 @@
+import csv
 import json
 
 import numpy as np
@@ -50,7 +51,13 @@ def test_a_session_pause_leaves_the_run_cut_for_resume(tmp_path, tiny_fer_csv, c
     # what a session commits: the weights without optimizer state
     keras.models.load_model(run / "last.keras", compile=False).save(run / "last_weights.keras")
     assert main([*flags, "--resume", str(run / "last_weights.keras")]) == 0
-    assert json.loads((run / "metadata.json").read_text())["source"]["epochs_run"] == 3
+    source = json.loads((run / "metadata.json").read_text())["source"]
+    assert source["epochs_run"] == 3
+    with open(run / "sittings.csv", newline="") as handle:
+        sittings = list(csv.DictReader(handle))
+    assert [(row["first_epoch"], row["last_epoch"]) for row in sittings] == [("1", "1"), ("2", "3")]
+    assert source["training_seconds"] == pytest.approx(sum(float(row["seconds"]) for row in sittings), abs=0.2)
+    assert float(sittings[0]["seconds"]) > 0  # the first sitting's time is in the total, not only the last one's
     assert int(keras.models.load_model(run / "last.keras").optimizer.iterations) == 3 * steps
 
 
@@ -116,6 +123,7 @@ def test_an_existing_run_is_refused_unless_overwritten(tmp_path, tiny_fer_csv, c
     assert "already holds a run (model.keras, last.keras, history.csv): --resume" in capsys.readouterr().err
     assert (tmp_path / "run" / "model.keras").stat().st_mtime_ns == before
     assert main([*flags, "--overwrite"]) == 0
+    assert len((tmp_path / "run" / "sittings.csv").read_text().splitlines()) == 2  # the replaced run's sitting is gone
 
 
 def test_unreadable_data_leaves_no_run_folder(tmp_path, capsys):

@@ -37,6 +37,7 @@ class RunDirError(FerEdgeError, FileExistsError):
 BEST_MODEL = "model.keras"
 LAST_CHECKPOINT = "last.keras"
 HISTORY = "history.csv"
+SITTINGS = "sittings.csv"  # one row per fer-train invocation of the run: its epochs and wall-clock seconds
 STAGE_HISTORY = "history_stages.csv"
 
 
@@ -70,9 +71,9 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
         callbacks=callbacks + ([pause] if pause else []),
         verbose=keras_verbosity(options.verbose),
     )
-    training_seconds = time.monotonic() - started
     plot_history(write_stage_history(options, run_dir), run_dir / "training_curves.png")
     done = _epochs_done(run_dir / HISTORY)
+    training_seconds = record_sitting(run_dir, initial_epoch, done, time.monotonic() - started, bool(options.resume))
     stopped_early = any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch for c in callbacks)
     if pause is not None and pause.spent and done < options.epochs and not stopped_early:
         return paused_run(run_dir, done, options.epochs)
@@ -244,6 +245,20 @@ def best_val_accuracy(history: Path) -> float | None:
     """The best validation accuracy in a run's history.csv, or None when it has no epochs yet."""
     rows = read_history(history) if history.exists() else []
     return max((float(row["val_accuracy"]) for row in rows if row.get("val_accuracy")), default=None)
+
+
+def record_sitting(run_dir: Path, first_done: int, last_done: int, seconds: float, resumed: bool) -> float:
+    """Add this invocation's epochs and seconds to sittings.csv (a new run starts the file again); returns the seconds
+    of all the run's sittings, so a run resumed across sessions reports its whole training time."""
+    path = run_dir / SITTINGS
+    new = not (resumed and path.exists())
+    with open(path, "w" if new else "a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["first_epoch", "last_epoch", "seconds"])
+        writer.writerow([first_done + 1, last_done, round(seconds, 1)])
+    with open(path, newline="") as handle:
+        return sum(float(row["seconds"]) for row in csv.DictReader(handle))
 
 
 def _epochs_done(history: Path) -> int:
