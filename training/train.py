@@ -71,9 +71,10 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
         callbacks=callbacks + ([pause] if pause else []),
         verbose=keras_verbosity(options.verbose),
     )
+    sitting_seconds = time.monotonic() - started
     plot_history(write_stage_history(options, run_dir), run_dir / "training_curves.png")
     done = _epochs_done(run_dir / HISTORY)
-    training_seconds = record_sitting(run_dir, initial_epoch, done, time.monotonic() - started, bool(options.resume))
+    training_seconds = record_sitting(run_dir, initial_epoch, done, sitting_seconds, bool(options.resume))
     stopped_early = any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch for c in callbacks)
     if pause is not None and pause.spent and done < options.epochs and not stopped_early:
         return paused_run(run_dir, done, options.epochs)
