@@ -205,3 +205,12 @@ def test_watch_into_postgresql_and_report_from_it(broker, tmp_path, postgres_url
 def test_a_duration_that_has_already_passed_is_refused(capsys):
     assert main(["watch", "--duration", "-5", "--mqtt-port", "1"]) == 1
     assert capsys.readouterr().err == "fer-monitor: error: --duration: must be above 0 (got -5.0)\n"
+
+
+def test_a_url_given_to_sqlite_is_refused_without_repeating_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["watch", "--sqlite", "postgresql://fleet:s3cret@db.example/fer", "--duration", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and "argument --sqlite: takes an SQLite file path; give a database URL to --store" in err[-1]
+    assert "s3cret" not in "".join(err) and list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ from edge.config import EdgeConfig, MqttConfig, apply_override, describe_errors,
 from edge.errors import ConfigError, FerEdgeError, run_guarded
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.monitor.fleet import Fleet, render
-from edge.monitor.store import JsonlLog, Seen, open_store
+from edge.monitor.store import URL_SCHEME, JsonlLog, Seen, open_store
 from edge.monitor.subscriber import Subscriber
 
 PROG = "fer-monitor"
@@ -78,11 +78,18 @@ def add_watch(parser: argparse.ArgumentParser) -> None:
                         help="store every new message in this SQLite file or PostgreSQL database "
                         "(postgresql://user@host:port/dbname; password from the URL or PGPASSWORD), one row per "
                         "message id, in one transaction per batch; for `report`")
-    output.add_argument("--sqlite", type=Path, metavar="PATH", help="the same as --store PATH")
+    output.add_argument("--sqlite", type=sqlite_file, metavar="PATH", help="the same as --store PATH")
     output.add_argument("--table", action=argparse.BooleanOptionalAction, default=None,
                         help="live per-device table on stdout (default: on when stdout is a terminal)")
     output.add_argument("--refresh", type=float, default=1.0, help="seconds between table redraws (default: 1)")
     output.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
+
+
+def sqlite_file(spec: str) -> Path:
+    """--sqlite's value. A URL is refused here, before Path folds its '//' and it reads as a file name."""
+    if URL_SCHEME.match(spec):  # the URL is not repeated: it may hold a password
+        raise argparse.ArgumentTypeError("takes an SQLite file path; give a database URL to --store")
+    return Path(spec)
 
 
 def add_report(parser: argparse.ArgumentParser) -> None:
