@@ -106,10 +106,9 @@ def run(args) -> int:
     from converter.representative import calibration_faces
     from converter.source import data_file, load_source
     from training.data import load_fer2013
-    from training.model import inference_twin
 
     source = load_source(args.model)
-    twin = inference_twin(source.model, source.options)
+    twin = source.inference_twin()
 
     def calibration():
         data = load_fer2013(data_file(source, args.data), skip_bad_rows=True)

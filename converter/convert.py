@@ -23,7 +23,6 @@ from edge.bundle import golden_path, report_path, write_golden
 from edge.classifier import TFLiteEmotionClassifier
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
 from training.evaluate import keras_probabilities, tflite_probabilities
-from training.model import inference_twin
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ def convert(
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     try:
-        tmp.write_bytes(to_tflite(inference_twin(source.model, source.options), quantization, calibration))
+        tmp.write_bytes(to_tflite(source.inference_twin(), quantization, calibration))
         calibrated = len(calibration) if quantization == "int8" else 0
         metadata = build_metadata(source, tmp, quantization, model_id or output.stem, calibrated, data_path)
         verification, probabilities = verify_file(

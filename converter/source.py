@@ -35,6 +35,16 @@ class KerasSource:
         beside_run = self.path.parent / path
         return beside_run if not path.exists() and beside_run.exists() else path
 
+    def inference_twin(self):
+        """The network rebuilt for conversion with this model's weights; ModelError when the options differ."""
+        from training.model import inference_twin
+
+        try:
+            return inference_twin(self.model, self.options)
+        except ValueError as exc:
+            raise ModelError(f"{sidecar_path(self.path)}: field 'options' does not describe {self.path}: {exc}; "
+                             "give the metadata fer-train wrote for this model") from None
+
 
 def data_file(source: KerasSource, override: str | Path | None = None) -> Path:
     """`override` (a --data flag), else the data file the run recorded; DataError when neither is known."""

@@ -35,3 +35,15 @@ def test_bench_refuses_counts_it_cannot_time(flags, complaint, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["run", *flags])
     assert stop.value.code == 2 and complaint in capsys.readouterr().err
+
+
+def test_bench_refuses_metadata_for_another_network_in_one_line(tiny_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes((tiny_run / "model.keras").read_bytes())
+    metadata = json.loads((tiny_run / "metadata.json").read_text())
+    metadata["options"]["filters"] = 12
+    (run / "metadata.json").write_text(json.dumps(metadata))
+    assert main([str(run)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"fer-bench: error: {run / 'metadata.json'}: field 'options' does not")

@@ -107,3 +107,21 @@ def test_calibration_file_without_usable_rows(tiny_run, tmp_path, capsys):
     err = error_of([str(tiny_run), "--int8", "--data", str(data), "-o", str(tmp_path / "m.tflite")], capsys)
     assert err == f"fer-convert: error: {data}: no usable rows"
     assert leftovers(tmp_path) == ["empty.csv"]
+
+
+@pytest.mark.parametrize("change, complaint", [
+    ({"filters": 12}, "layer 'block1_conv1': the options build weights of shape (3, 3, 1, 12), "
+                      "the model's are (3, 3, 1, 8)"),
+    ({"dense_units": [16, 16]}, "the options build a layer 'dense2' that the model does not have"),
+])
+def test_metadata_options_that_build_another_network_are_refused(tiny_run, tmp_path, change, complaint, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes((tiny_run / "model.keras").read_bytes())
+    metadata = json.loads((tiny_run / "metadata.json").read_text())
+    metadata["options"].update(change)
+    (run / "metadata.json").write_text(json.dumps(metadata))
+    err = error_of([str(run), "--int8", "-o", str(tmp_path / "m.tflite")], capsys)
+    assert err == (f"fer-convert: error: {run / 'metadata.json'}: field 'options' does not describe "
+                   f"{run / 'model.keras'}: {complaint}; give the metadata fer-train wrote for this model")
+    assert leftovers(tmp_path) == ["run"]

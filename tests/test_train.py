@@ -84,6 +84,22 @@ def test_init_from_starts_at_the_given_weights(tmp_path, tiny_fer_csv):
     assert [line.split(",")[0] for line in stages] == ["stage", "first", "second"]
 
 
+def test_resuming_with_other_network_flags_is_refused_before_training(tmp_path, tiny_fer_csv, capsys):
+    run = tmp_path / "run"
+    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "3", *TINY_FLAGS]
+    assert main([*flags, "--session-minutes", "0.0001"]) == 0
+    history = (run / "history.csv").read_text()
+    wider = [*flags, "--filters", "12"]  # the later --filters wins
+    assert main([*wider, "--resume", str(run / "last.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"fer-train: error: --resume {run / 'last.keras'}: these flags build another network (layer 'block1_conv1': "
+        "the options build weights of shape (3, 3, 1, 12), the model's are (3, 3, 1, 8)); "
+        "give the network flags the run started with")
+    assert (run / "history.csv").read_text() == history and not (run / "metadata.json").exists()
+
+
 @pytest.mark.parametrize("flag", ["--init-from", "--resume"])
 def test_a_file_that_is_no_keras_model_is_one_line(tmp_path, tiny_fer_csv, capsys, flag):
     bogus = tmp_path / "weights.keras"

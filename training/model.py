@@ -126,9 +126,37 @@ def build_model(options: ModelOptions, unroll: bool = False, with_augmentation: 
     return keras.Model(inputs, outputs, name=options.arch.replace("-", "_"))
 
 
+def network_difference(built, trained) -> str | None:
+    """Where `built` (from options) differs from `trained` in layers or weight shapes, in words; None when alike.
+
+    Only layers with weights count, so an unrolled, augmentation-free twin matches the model it was built from.
+    """
+    trained_layers = {layer.name: layer for layer in trained.layers}
+    for layer in built.layers:
+        if not layer.weights:
+            continue
+        kept = trained_layers.get(layer.name)
+        if kept is None:
+            return f"the options build a layer {layer.name!r} that the model does not have"
+        if len(layer.weights) != len(kept.weights):
+            return (f"layer {layer.name!r}: the options build {len(layer.weights)} weight tensors, "
+                    f"the model's has {len(kept.weights)}")
+        for mine, theirs in zip(layer.weights, kept.weights):
+            if tuple(mine.shape) != tuple(theirs.shape):
+                return (f"layer {layer.name!r}: the options build weights of shape {tuple(mine.shape)}, "
+                        f"the model's are {tuple(theirs.shape)}")
+    return None
+
+
 def inference_twin(model, options: ModelOptions):
-    """The same network without augmentation and with unrolled LSTMs, carrying model's trained weights."""
+    """The same network without augmentation and with unrolled LSTMs, carrying model's trained weights.
+
+    ValueError naming the first layer where `options` build a different network from `model`'s.
+    """
     twin = build_model(options, unroll=True, with_augmentation=False)
+    difference = network_difference(twin, model)
+    if difference:
+        raise ValueError(difference)
     for layer in twin.layers:
         if layer.weights:
             layer.set_weights(model.get_layer(layer.name).get_weights())

@@ -111,10 +111,14 @@ def keras_verbosity(verbose: int | None) -> int:
 def _model_to_train(options: TrainOptions, steps_per_epoch: int):
     import keras
 
-    from training.model import build_model
+    from training.model import build_model, network_difference
 
     if options.resume:
         model = _loaded("--resume", options.resume, keras.models.load_model)
+        difference = network_difference(build_model(options.model), model)
+        if difference:
+            raise ModelError(f"--resume {options.resume}: these flags build another network ({difference}); "
+                             "give the network flags the run started with")
         done = _epochs_done(Path(options.run_dir) / HISTORY)
         logger.info("resuming %s after epoch %d", options.resume, done)
         if not model.compiled:
