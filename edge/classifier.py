@@ -72,6 +72,12 @@ class TFLiteEmotionClassifier:
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self._batch = 1
+        shape = [int(n) for n in self._input["shape"][1:]]
+        if shape != self.metadata.input_shape:
+            raise ModelError(
+                f"{self.path}: model takes input {shape} but metadata records input_shape {self.metadata.input_shape}, "
+                "the faces fer-edge feeds"
+            )
         n_out = int(self._output["shape"][-1])
         if n_out != len(self.metadata.labels):
             raise ModelError(f"{self.path}: model has {n_out} outputs but metadata lists {len(self.metadata.labels)} labels")

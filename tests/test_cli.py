@@ -10,6 +10,7 @@ import pytest
 from edge.cli import main
 from edge.demo import CLIP, LABELS, labels_path
 from edge.demo import mosquitto
+from edge.metadata import file_sha256, read_metadata, write_metadata
 
 SHORT_START, SHORT_END = 40, 70
 
@@ -59,6 +60,20 @@ def test_check_config_opens_the_configured_model(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"fer-edge: error: {tmp_path / 'm.json'}: no model metadata beside")
     assert main(["check-config", "--model-store-trusted-keys", str(tmp_path / "gone.pub")]) == 1
     assert "gone.pub: not a PEM public key" in capsys.readouterr().err
+
+
+def test_a_model_whose_input_is_not_the_recorded_shape_is_refused_at_start(tmp_path, tflite_model, capsys):
+    import keras
+    import tensorflow as tf
+
+    network = keras.Sequential([keras.Input((64, 64, 1)), keras.layers.Flatten(), keras.layers.Dense(7)])
+    model = tmp_path / "wide.tflite"
+    model.write_bytes(tf.lite.TFLiteConverter.from_keras_model(network).convert())
+    write_metadata(model, read_metadata(tflite_model).model_copy(update={"sha256": file_sha256(model)}))
+    flags = ["--classifier-model", str(model), "--camera-source", str(CLIP), "--trigger-kind", "always"]
+    assert main(["run", *flags, "--outbox-path", str(tmp_path / "o.db")]) == 1
+    expected = f"{model}: model takes input [64, 64, 1] but metadata records input_shape [48, 48, 1], the faces fer-edge feeds"
+    assert capsys.readouterr().err == f"fer-edge: error: {expected}\n"
 
 
 def test_unreadable_video_is_one_clear_line(tmp_path, tflite_model, capsys):
