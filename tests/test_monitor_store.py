@@ -58,6 +58,15 @@ def test_read_emotions_names_a_file_that_is_no_database(tmp_path):
         read_emotions(tmp_path / "x.db")
 
 
+@pytest.mark.parametrize("name", ["fleet#1.db", "fleet%20x.db", "fleet?.db", "caf\udce9.db"])
+def test_read_emotions_opens_a_database_whatever_its_name_holds(tmp_path, name):
+    store = SqliteStore(tmp_path / name)
+    store.add(emotion_record())
+    store.close()
+    assert read_emotions(tmp_path / name) == [("pi-01", "2026-01-01T10:00:00.000Z", "happy")]
+    assert [path.name for path in tmp_path.iterdir()] == [name]
+
+
 @pytest.mark.parametrize("use", [open_store, read_emotions])
 def test_a_url_of_another_database_is_named_not_taken_for_a_file(tmp_path, monkeypatch, use):
     monkeypatch.chdir(tmp_path)

@@ -186,7 +186,7 @@ def read_emotions(path: str | Path) -> list[tuple[str, str, str]]:
     if not path.is_file():
         raise StoreError(f"{path}: no such database")
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True) as db:
             return db.execute(EMOTIONS_QUERY).fetchall()
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: not a fer-monitor database ({exc})") from None
