@@ -44,6 +44,16 @@ def test_fer_train_reports_a_bad_row_and_exits_1(tmp_path, capsys):
     )
 
 
+def test_an_unclosed_quote_names_the_line_it_opens_on(tmp_path, capsys):
+    path = write_csv(tmp_path / "f.csv", [GOOD, '3,"' + GOOD[2:], *[GOOD] * 60])
+    assert main(["--data", str(path), "--run-dir", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err == (
+        f"fer-train: error: {path}: line 3: cannot split the row into fields (field larger than field limit "
+        "(131072)); is a closing quote missing?\n"
+    )
+    assert not (tmp_path / "run").exists()
+
+
 def test_wrong_header_is_named(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text("label,pixels\n")

@@ -54,6 +54,7 @@ def test_mixing_keeps_one_hot_where_votes_are_missing(tiny_votes):
 @pytest.mark.parametrize("line, message", [
     (votes_line(0, [0, 1, 0, 0, 0, 0, 0, 0, 0, "x"]), "line 2: vote column 'NF' is 'x'"),
     (votes_line(5, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), "line 2: row '5', expected 0"),
+    ('0,Training,"fer' + "\n".join(votes_line(r, None) for r in range(5000)), "line 2: cannot split the row into fields"),
 ])
 def test_bad_vote_rows_are_named(tmp_path, line, message):
     with pytest.raises(DataError, match=message):

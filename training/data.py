@@ -105,6 +105,19 @@ def _decoded_lines(raw, path: Path, kind: str):
         raise DataError(f"{path}: line {number + 1}: cannot read the {kind} ({exc})") from None
 
 
+def csv_rows(reader, path: Path):
+    """The rows of a csv reader; DataError naming the line where a row the csv module cannot split begins (a quote
+    never closed runs on over the following lines until the field is too long)."""
+    start = reader.line_num + 1
+    try:
+        for row in reader:
+            yield row
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        problem = f"cannot split the row into fields ({exc}); is a closing quote missing?"
+        raise DataError(f"{path}: line {start}: {problem}") from None
+
+
 def parse_row(row: list[str]) -> tuple[int, np.ndarray, str]:
     """(label, 48x48 uint8 face, usage) of one CSV row; ValueError saying what is wrong."""
     if len(row) != 3:
@@ -134,7 +147,7 @@ def _load_csv(path: Path, skip_bad_rows: bool) -> Fer2013:
         header = [c.strip() for c in next(reader, [])]
         if header[:3] != list(COLUMNS):
             raise DataError(f"{path}: line 1: header is {','.join(header)!r}, expected {','.join(COLUMNS)!r}")
-        for data_row, row in enumerate(reader):
+        for data_row, row in enumerate(csv_rows(reader, path)):
             try:
                 label, face, usage = parse_row(row)
             except ValueError as exc:

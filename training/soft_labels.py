@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.errors import DataError
 from edge.labels import EMOTIONS, NUM_CLASSES
-from training.data import open_text
+from training.data import csv_rows, open_text
 
 # FER+ column -> our emotion name
 FERPLUS_EMOTIONS = {
@@ -73,7 +73,7 @@ def load_votes(path: str | Path) -> Votes:
         missing = [c for c in ("row", *FERPLUS_EMOTIONS, *NOT_AN_EMOTION) if c not in (reader.fieldnames or [])]
         if missing:
             raise DataError(f"{path}: line 1: missing column(s) {', '.join(missing)}")
-        for expected_row, record in enumerate(reader):
+        for expected_row, record in enumerate(csv_rows(reader, path)):
             counts, empty = _vote_counts(record, path, reader.line_num, expected_row)
             emotion = np.zeros(NUM_CLASSES, np.float32)
             emotion[order] = counts[: len(FERPLUS_EMOTIONS)]
