@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ModelError
-from edge.metadata import ModelMetadata, sidecar_path
+from edge.metadata import check_model_file, read_metadata, sidecar_path
 from edge.signing import key_id, signature_valid
 
 FORMAT = "fer-edge-bundle/1"
@@ -141,7 +141,8 @@ def pack(model_path: str | Path, output: str | Path, tolerance: float = DEFAULT_
         except OSError as exc:
             raise BundleError(f"{path}: cannot read the bundle's {name} ({exc.strerror}); "
                               "fer-convert writes it beside the model") from None
-    metadata = ModelMetadata.model_validate_json(parts[SIDECAR])
+    metadata = read_metadata(model_path)  # what install would refuse of the sidecar, named before packing
+    check_model_file(model_path, metadata)
     read_golden(parts[GOLDEN], str(files[GOLDEN]))
     manifest = {
         "format": FORMAT,

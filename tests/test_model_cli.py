@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -82,3 +83,29 @@ def test_pack_into_a_folder_is_refused_and_leaves_nothing(tmp_path, tflite_model
     assert main(["model", "pack", str(tflite_model), "-o", str(folder)]) == 1
     assert f"{folder}: a folder; name the bundle file to write" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and list(folder.iterdir()) == []
+
+
+def add_an_unknown_key(model):
+    sidecar = model.with_suffix(".json")
+    sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | {"colour": "x"}))
+
+
+def append_a_byte(model):
+    model.write_bytes(model.read_bytes() + b"\0")
+
+
+@pytest.mark.parametrize("damage, complaint", [
+    (add_an_unknown_key, "{sidecar}: field 'colour': unknown key"),
+    (append_a_byte,
+     "{model}: sha256 {sha} is not the {recorded} recorded in m.json; the file was changed or belongs to another sidecar"),
+])
+def test_pack_refuses_a_sidecar_install_would_refuse(tmp_path, tflite_model, capsys, damage, complaint):
+    for path in tflite_model.parent.glob(tflite_model.stem + ".*"):
+        shutil.copy(path, tmp_path / ("m" + path.name[len(tflite_model.stem):]))
+    model = tmp_path / "m.tflite"
+    damage(model)
+    assert main(["model", "pack", str(model), "-o", str(tmp_path / "m.bundle")]) == 1
+    expected = complaint.format(sidecar=model.with_suffix(".json"), model=model, sha=file_sha256(model),
+                                recorded=file_sha256(tflite_model))
+    assert capsys.readouterr().err == f"fer-edge: error: {expected}\n"
+    assert not (tmp_path / "m.bundle").exists()
