@@ -173,6 +173,11 @@ def write_bundle(path: Path, bundle: Bundle) -> Path:
     return path
 
 
+def usable_tolerance(value) -> bool:
+    """A number in 0..1: not a bool, and not NaN, over which no gap would ever be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
 def from_members(source: str, members: dict[str, bytes]) -> Bundle:
     """A Bundle from its files by name; BundleError naming what is missing or unexpected."""
     unexpected = sorted(set(members) - {MANIFEST, SIGNATURE, *PARTS})
@@ -188,8 +193,10 @@ def from_members(source: str, members: dict[str, bytes]) -> Bundle:
         raise BundleError(f"{source}: {MANIFEST} or {SIGNATURE} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{source}: {MANIFEST}: format is not {FORMAT!r}")
-    if set(manifest.get("parts", {})) != set(PARTS) or not isinstance(manifest.get("tolerance"), (int, float)):
-        raise BundleError(f"{source}: {MANIFEST}: needs parts {', '.join(PARTS)} and a numeric tolerance")
+    if set(manifest.get("parts", {})) != set(PARTS) or not usable_tolerance(manifest.get("tolerance")):
+        raise BundleError(f"{source}: {MANIFEST}: needs parts {', '.join(PARTS)} and a tolerance between 0 and 1")
+    if not isinstance(manifest.get("model_id"), str) or not manifest["model_id"]:
+        raise BundleError(f"{source}: {MANIFEST}: needs a model_id, as text")
     if signature is not None and not (isinstance(signature, dict) and {"key_id", "signature"} <= set(signature)):
         raise BundleError(f"{source}: {SIGNATURE}: needs key_id and signature")
     parts = {name: members[name] for name in PARTS}

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from edge.bundle import Bundle, read_bundle, write_bundle
 from edge.cli import main
 from edge.metadata import file_sha256
 
@@ -52,6 +53,24 @@ def test_a_bundle_that_is_no_tar_is_named(tmp_path, tflite_model, capsys):
     shutil.copy(tflite_model, tmp_path / "x.bundle")
     assert main(["model", "install", str(tmp_path / "x.bundle"), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
     assert capsys.readouterr().err.startswith(f"fer-edge: error: {tmp_path / 'x.bundle'}: not a model bundle")
+
+
+@pytest.mark.parametrize("change, complaint", [
+    ({"model_id": None}, "needs a model_id, as text"),
+    ({"tolerance": float("nan")},
+     "needs parts model.tflite, model.json, verify.json, golden.npz and a tolerance between 0 and 1"),
+])
+def test_a_manifest_without_a_model_id_or_a_usable_tolerance_is_refused(tmp_path, tflite_model, capsys, change,
+                                                                         complaint):
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    packed = read_bundle(bundle)
+    manifest = {key: value for key, value in (packed.manifest | change).items() if value is not None}
+    write_bundle(bundle, Bundle(packed.source, json.dumps(manifest).encode(), packed.parts, None))
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
+    assert capsys.readouterr().err == f"fer-edge: error: {bundle}: manifest.json: {complaint}\n"
+    assert not (tmp_path / "store" / "current").exists()
 
 
 def test_expect_bundle_refuses_a_bundle_install_would_refuse(tmp_path, tflite_model, capsys):
