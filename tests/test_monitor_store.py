@@ -58,6 +58,11 @@ def test_read_emotions_names_a_file_that_is_no_database(tmp_path):
         read_emotions(tmp_path / "x.db")
 
 
+def test_read_emotions_says_a_directory_is_not_a_database(tmp_path):
+    with pytest.raises(StoreError, match=r": a directory, not a database; give the SQLite file"):
+        read_emotions(tmp_path)
+
+
 @pytest.mark.parametrize("name", ["fleet#1.db", "fleet%20x.db", "fleet?.db", "caf\udce9.db"])
 def test_read_emotions_opens_a_database_whatever_its_name_holds(tmp_path, name):
     store = SqliteStore(tmp_path / name)

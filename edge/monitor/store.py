@@ -183,6 +183,8 @@ def read_emotions(path: str | Path) -> list[tuple[str, str, str]]:
 
         return read_postgres(str(path))
     path = sqlite_path(path)
+    if path.is_dir():
+        raise StoreError(f"{path}: a directory, not a database; give the SQLite file fer-monitor record wrote")
     if not path.is_file():
         raise StoreError(f"{path}: no such database")
     try:
