@@ -74,6 +74,16 @@ def test_bad_label_rows_name_the_line(tmp_path, tflite_model, face_photos, capsy
     assert err.startswith("fer-eval: error: ") and __import__("re").search(message, err) and "Traceback" not in err
 
 
+def test_an_unclosed_quote_in_labels_csv_names_the_line_it_opens_on(tmp_path):
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((8, 8), np.uint8))
+    (tmp_path / "labels.csv").write_text('path,label\na.png,happy\n\n"b.png,sad\nb.png,sad\nb.png,sad\n')
+    with pytest.raises(DataError) as error:
+        read_labelled_photos(tmp_path)
+    assert str(error.value) == (f"{tmp_path / 'labels.csv'}: line 4: a quoted field runs on to line 6; "
+                                "is a closing quote missing?")
+
+
 def test_an_unreadable_photo_is_named(tmp_path, tflite_model, capsys):
     (tmp_path / "happy").mkdir()
     (tmp_path / "happy" / "broken.jpg").write_bytes(b"not a jpeg")

@@ -55,6 +55,12 @@ def test_mixing_keeps_one_hot_where_votes_are_missing(tiny_votes):
     (votes_line(0, [0, 1, 0, 0, 0, 0, 0, 0, 0, "x"]), "line 2: vote column 'NF' is 'x'"),
     (votes_line(5, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), "line 2: row '5', expected 0"),
     ('0,Training,"fer' + "\n".join(votes_line(r, None) for r in range(5000)), "line 2: cannot split the row into fields"),
+    (votes_line(0, [0, 1, 0, 0, 0, 0, 0, 0, 0, "inf"]), "line 2: vote column 'NF' is 'inf', not a count"),
+    (votes_line(0, ["nan", 1, 0, 0, 0, 0, 0, 0, 0, 0]), "line 2: vote column 'neutral' is 'nan', not a count"),
+    (votes_line(0, [0, "1e999", 0, 0, 0, 0, 0, 0, 0, 0]), "line 2: vote column 'happiness' is '1e999', not a count"),
+    (votes_line(0, [0, "²", 0, 0, 0, 0, 0, 0, 0, 0]), "line 2: vote column 'happiness' is '²', not a count"),
+    ('0,Training,"fer0.png\n' + votes_line(1, None) + '",1.3' + "," * 10,
+     "line 2: a quoted field runs on to line 3; is a closing quote missing"),
 ])
 def test_bad_vote_rows_are_named(tmp_path, line, message):
     with pytest.raises(DataError, match=message):

@@ -10,6 +10,7 @@ import logging
 import lzma
 import zipfile
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,16 +107,37 @@ def _decoded_lines(raw, path: Path, kind: str):
 
 
 def csv_rows(reader, path: Path):
-    """The rows of a csv reader; DataError naming the line where a row the csv module cannot split begins (a quote
-    never closed runs on over the following lines until the field is too long)."""
+    """(line, row) for each row of a csv.reader, `line` being where the row begins; DataError naming that line for a
+    row the csv module cannot split or one whose quoted field runs on over several lines: none of the formats read
+    here has a line break inside a field, so that is a quote never closed."""
     start = reader.line_num + 1
     try:
         for row in reader:
-            yield row
+            if any("\n" in field for field in row):
+                raise DataError(f"{path}: line {start}: a quoted field runs on to line {reader.line_num}; "
+                                "is a closing quote missing?")
+            yield start, row
             start = reader.line_num + 1
     except csv.Error as exc:
         problem = f"cannot split the row into fields ({exc}); is a closing quote missing?"
         raise DataError(f"{path}: line {start}: {problem}") from None
+
+
+def csv_records(handle, path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
+    """The header of a CSV with named columns and its (line, record) pairs, as csv.DictReader would make them
+    (values past the header under None, missing ones None, blank lines skipped), each with the line it begins on."""
+    reader = csv.reader(handle)
+    header = next(csv_rows(reader, path), (1, []))[1]
+
+    def records():
+        for line, row in csv_rows(reader, path):
+            if row:
+                record = dict(zip(header, row + [None] * (len(header) - len(row))))
+                if len(row) > len(header):
+                    record[None] = row[len(header):]
+                yield line, record
+
+    return header, records()
 
 
 def parse_row(row: list[str]) -> tuple[int, np.ndarray, str]:
@@ -147,12 +169,12 @@ def _load_csv(path: Path, skip_bad_rows: bool) -> Fer2013:
         header = [c.strip() for c in next(reader, [])]
         if header[:3] != list(COLUMNS):
             raise DataError(f"{path}: line 1: header is {','.join(header)!r}, expected {','.join(COLUMNS)!r}")
-        for data_row, row in enumerate(csv_rows(reader, path)):
+        for data_row, (line, row) in enumerate(csv_rows(reader, path)):
             try:
                 label, face, usage = parse_row(row)
             except ValueError as exc:
                 if not skip_bad_rows:
-                    raise DataError(f"{path}: line {reader.line_num}: {exc} (--skip-bad-rows skips such rows)") from None
+                    raise DataError(f"{path}: line {line}: {exc} (--skip-bad-rows skips such rows)") from None
                 skipped += 1
                 continue
             images.append(face)

@@ -8,7 +8,6 @@ applies it); the largest face found is the photo's face.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from edge.errors import DataError
 from edge.framing import Framing, frame_face
 from edge.labels import EMOTIONS, label_index
 from edge.preprocess import to_gray
-from training.data import open_text
+from training.data import csv_records, open_text
 
 LABELS_FILE = "labels.csv"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -47,14 +46,14 @@ def read_labelled_photos(folder: Path) -> LabelledPhotos:
 def _from_labels_csv(listing: Path) -> LabelledPhotos:
     paths, labels = [], []
     with open_text(listing) as lines:
-        reader = csv.DictReader(lines)
-        if not {"path", "label"} <= set(reader.fieldnames or []):
-            raise DataError(f"{listing}: line 1: expected the columns path,label, got {reader.fieldnames}")
-        for record in reader:
-            where = f"{listing}: line {reader.line_num}"
-            if any(value.strip() for value in record.get(None, [])):  # DictReader's key for values beyond the header
-                raise DataError(f"{where}: {len(reader.fieldnames) + len(record[None])} values, but the header "
-                                f"names {len(reader.fieldnames)} columns ({','.join(reader.fieldnames)})")
+        header, records = csv_records(lines, listing)
+        if not {"path", "label"} <= set(header):
+            raise DataError(f"{listing}: line 1: expected the columns path,label, got {header}")
+        for line, record in records:
+            where = f"{listing}: line {line}"
+            if any(value.strip() for value in record.get(None, [])):  # values beyond the header
+                raise DataError(f"{where}: {len(header) + len(record[None])} values, but the header "
+                                f"names {len(header)} columns ({','.join(header)})")
             try:
                 labels.append(label_index(record["label"] or ""))
             except ValueError as exc:

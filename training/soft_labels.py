@@ -8,7 +8,7 @@ out; a face whose votes are mostly `unknown` or `NF` (not a face) can be dropped
 
 from __future__ import annotations
 
-import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from edge.errors import DataError
 from edge.labels import EMOTIONS, NUM_CLASSES
-from training.data import csv_rows, open_text
+from training.data import csv_records, open_text
 
 # FER+ column -> our emotion name
 FERPLUS_EMOTIONS = {
@@ -69,19 +69,19 @@ def load_votes(path: str | Path) -> Votes:
     order = [EMOTIONS.index(FERPLUS_EMOTIONS[c]) for c in FERPLUS_EMOTIONS]
     distributions, has_votes, not_a_face = [], [], []
     with open_text(path) as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ("row", *FERPLUS_EMOTIONS, *NOT_AN_EMOTION) if c not in (reader.fieldnames or [])]
+        header, records = csv_records(handle, path)
+        missing = [c for c in ("row", *FERPLUS_EMOTIONS, *NOT_AN_EMOTION) if c not in header]
         if missing:
             raise DataError(f"{path}: line 1: missing column(s) {', '.join(missing)}")
-        for expected_row, record in enumerate(csv_rows(reader, path)):
-            counts, empty = _vote_counts(record, path, reader.line_num, expected_row)
-            emotion = np.zeros(NUM_CLASSES, np.float32)
+        for expected_row, (line, record) in enumerate(records):
+            counts, empty = _vote_counts(record, path, line, expected_row)
+            emotion = np.zeros(NUM_CLASSES, np.float64)
             emotion[order] = counts[: len(FERPLUS_EMOTIONS)]
             total = emotion.sum()
             distributions.append(emotion / total if total else emotion)
             has_votes.append(not empty and total > 0)
             not_a_face.append(not empty and counts[-2:].sum() > counts[:-2].sum())
-    return Votes(np.stack(distributions), np.array(has_votes), np.array(not_a_face))
+    return Votes(np.stack(distributions).astype(np.float32), np.array(has_votes), np.array(not_a_face))
 
 
 def _vote_counts(record: dict, path: Path, line: int, expected_row: int) -> tuple[np.ndarray, bool]:
@@ -90,15 +90,22 @@ def _vote_counts(record: dict, path: Path, line: int, expected_row: int) -> tupl
     columns = [*FERPLUS_EMOTIONS, *NOT_AN_EMOTION]
     cells = [(record[c] or "").strip() for c in columns]
     if not any(cells):
-        return np.zeros(len(columns), np.float32), True
-    try:
-        counts = np.array([float(c) for c in cells], np.float32)
-    except ValueError:
-        bad = next(c for c, v in zip(columns, cells) if not v.replace(".", "", 1).isdigit())
-        raise DataError(f"{path}: line {line}: vote column {bad!r} is {record[bad]!r}, not a count") from None
+        return np.zeros(len(columns), np.float64), True
+    counts = np.array([_count(cell) for cell in cells], np.float64)
+    bad = [column for column, count in zip(columns, counts) if not math.isfinite(count)]
+    if bad:
+        raise DataError(f"{path}: line {line}: vote column {bad[0]!r} is {record[bad[0]]!r}, not a count")
     if (counts < 0).any():
         raise DataError(f"{path}: line {line}: negative vote count")
     return counts, False
+
+
+def _count(cell: str) -> float:
+    """The number a vote cell holds, NaN for text that is none; the caller refuses it, and inf too (NaN targets)."""
+    try:
+        return float(cell)
+    except ValueError:
+        return math.nan
 
 
 def soft_targets(labels: np.ndarray, rows: np.ndarray, votes: Votes, weight: float) -> np.ndarray:
