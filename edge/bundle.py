@@ -24,6 +24,7 @@ import numpy as np
 
 from edge.errors import ModelError
 from edge.metadata import check_model_file, read_metadata, sidecar_path
+from edge.preprocess import FACE_SIZE
 from edge.signing import key_id, signature_valid
 
 FORMAT = "fer-edge-bundle/1"
@@ -126,6 +127,11 @@ def read_golden(data: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
         raise BundleError(f"{source}: {GOLDEN} is not a golden-face file ({exc})") from None
     if faces.ndim != 3 or probabilities.ndim != 2 or len(faces) != len(probabilities) or len(faces) == 0:
         raise BundleError(f"{source}: {GOLDEN} holds faces {faces.shape} and probabilities {probabilities.shape}")
+    if faces.shape[1:] != (FACE_SIZE, FACE_SIZE) or faces.dtype != np.uint8:
+        raise BundleError(f"{source}: {GOLDEN} holds {faces.shape[1]}x{faces.shape[2]} {faces.dtype} faces, "
+                          f"expected {FACE_SIZE}x{FACE_SIZE} uint8")
+    if probabilities.dtype.kind != "f" or not ((probabilities >= 0) & (probabilities <= 1)).all():
+        raise BundleError(f"{source}: {GOLDEN} holds probabilities that are not numbers between 0 and 1")
     return faces, probabilities
 
 
@@ -258,9 +264,11 @@ def check_parts(bundle: Bundle) -> None:
 
 
 def verify(bundle: Bundle, keys: dict) -> str | None:
-    """Signature (when keys are configured), then the sha256 of every part; returns the signer's key id."""
+    """Signature (when keys are configured), the sha256 of every part, then golden faces a model can take; returns
+    the signer's key id."""
     signer = check_signature(bundle, keys)
     check_parts(bundle)
+    read_golden(bundle.parts[GOLDEN], bundle.source)
     return signer
 
 
@@ -279,7 +287,7 @@ def check_golden(classifier, bundle: Bundle) -> float:
         raise GoldenMismatchError(f"{bundle.source}: the model gives {measured.shape[1]} probabilities per face, "
                                   f"the golden faces {expected.shape[1]}")
     gap = float(np.abs(measured - expected).max())
-    if gap > bundle.tolerance:
+    if not gap <= bundle.tolerance:  # NaN from the model is a mismatch too
         raise GoldenMismatchError(f"{bundle.source}: on its {len(faces)} golden faces the model differs from the "
                                   f"converter's probabilities by up to {gap:.4f}, over the tolerance {bundle.tolerance}")
     return gap

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from edge.bundle import Bundle, read_bundle, write_bundle
@@ -70,6 +73,33 @@ def test_a_manifest_without_a_model_id_or_a_usable_tolerance_is_refused(tmp_path
     capsys.readouterr()
     assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
     assert capsys.readouterr().err == f"fer-edge: error: {bundle}: manifest.json: {complaint}\n"
+    assert not (tmp_path / "store" / "current").exists()
+
+
+def golden_faces(faces, probabilities):
+    buffer = io.BytesIO()
+    np.savez(buffer, faces=faces, probabilities=probabilities)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("faces, probabilities, complaint", [
+    (np.zeros((2, 32, 32), np.uint8), np.full((2, 7), 1 / 7, np.float32), "holds 32x32 uint8 faces, expected 48x48 uint8"),
+    (np.zeros((2, 48, 48), np.float32), np.full((2, 7), 1 / 7, np.float32), "holds 48x48 float32 faces"),
+    (np.zeros((2, 48, 48), np.uint8), np.full((2, 7), np.nan, np.float32), "holds probabilities that are not numbers"),
+    (np.zeros((2, 48, 48), np.uint8), np.full((2, 7), 3, np.int64), "holds probabilities that are not numbers"),
+])
+def test_golden_faces_the_model_cannot_take_are_named(tmp_path, tflite_model, capsys, faces, probabilities, complaint):
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    packed = read_bundle(bundle)
+    parts = packed.parts | {"golden.npz": golden_faces(faces, probabilities)}
+    manifest = packed.manifest
+    manifest["parts"]["golden.npz"] = hashlib.sha256(parts["golden.npz"]).hexdigest()
+    write_bundle(bundle, Bundle(packed.source, json.dumps(manifest).encode(), parts, None))
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fer-edge: error: {bundle}: golden.npz {complaint}") and err.count("\n") == 1
     assert not (tmp_path / "store" / "current").exists()
 
 
