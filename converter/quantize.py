@@ -11,10 +11,9 @@ import numpy as np
 
 from converter.representative import representative_dataset
 from edge.errors import DataError
+from edge.metadata import QUANTIZATIONS
 
 logger = logging.getLogger(__name__)
-
-QUANTIZATIONS = ("float32", "float16", "int8")
 
 
 def to_tflite(twin, quantization: str = "float32", calibration: np.ndarray | None = None) -> bytes:

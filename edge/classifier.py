@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 from edge.errors import ModelError
 from edge.flip_average import flip_averaged
 from edge.logs import quiet_native_stderr
-from edge.metadata import ModelMetadata, check_model_file, read_metadata
+from edge.metadata import ModelMetadata, check_model_file, read_metadata, sidecar_path
 from edge.preprocess import to_model_input
 from edge.runtime import interpreter_class
 
@@ -78,6 +79,7 @@ class TFLiteEmotionClassifier:
                 f"{self.path}: model takes input {shape} but metadata records input_shape {self.metadata.input_shape}, "
                 "the faces fer-edge feeds"
             )
+        self._check_input_quantization()
         n_out = int(self._output["shape"][-1])
         if n_out != len(self.metadata.labels):
             raise ModelError(f"{self.path}: model has {n_out} outputs but metadata lists {len(self.metadata.labels)} labels")
@@ -85,6 +87,23 @@ class TFLiteEmotionClassifier:
             "loaded %s (%s, %s%s) with %s", self.path.name, self.metadata.model_id, self.input_dtype,
             ", flip-averaged" if self.flip_average else "", self.runtime,
         )
+
+    def _check_input_quantization(self) -> None:
+        """The sidecar's input_quantization must be the input tensor's: a sidecar edited by hand describes no model."""
+        recorded = self.metadata.input_quantization
+        if np.issubdtype(self._input["dtype"], np.floating):
+            actual = None
+        else:
+            scale, zero_point = self._input["quantization"]
+            actual = {"scale": float(scale), "zero_point": float(zero_point)}
+        same = (recorded is None) == (actual is None) and (
+            actual is None or (math.isclose(recorded["scale"], actual["scale"], rel_tol=1e-6)
+                               and recorded["zero_point"] == actual["zero_point"]))
+        if not same:
+            tensor = "float" if actual is None else (
+                f"{self.input_dtype} with scale {actual['scale']:.6g} and zero_point {actual['zero_point']:g}")
+            raise ModelError(f"{self.path}: its input tensor is {tensor}, but {sidecar_path(self.path)} records "
+                             f"input_quantization {recorded}; the sidecar does not describe this model")
 
     @property
     def labels(self) -> list[str]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, field_validator
 
@@ -22,6 +23,7 @@ from edge.validation import first_problem
 FORMAT = "fer-edge-model/1"
 RUN_METADATA_NAME = "metadata.json"
 INPUT_SHAPE = [FACE_SIZE, FACE_SIZE, 1]
+QUANTIZATIONS = ("float32", "float16", "int8")
 
 
 class ModelMetadata(BaseModel):
@@ -48,7 +50,9 @@ class ModelMetadata(BaseModel):
         default_factory=lambda: dict(PREPROCESSING), description="How a face becomes the model's input."
     )
     arch: str = Field("cnn-bilstm", description="Architecture fer-train built.")
-    quantization: str = Field("float32", description="float32, float16 or int8 (weights and activations).")
+    quantization: Literal[QUANTIZATIONS] = Field(
+        "float32", description="float32, float16 or int8 (weights and activations)."
+    )
     flip_average: StrictBool = Field(
         False, description="Average each face's probabilities with its mirror image's (edge/flip_average.py)."
     )
@@ -77,6 +81,18 @@ class ModelMetadata(BaseModel):
         if repeated:
             raise ValueError(f"labels repeat {', '.join(repeated)}")
         return labels
+
+    @field_validator("input_quantization")
+    @classmethod
+    def _scale_and_zero_point(cls, values: dict[str, float] | None) -> dict[str, float] | None:
+        if values is None:
+            return None
+        if set(values) != {"scale", "zero_point"}:
+            raise ValueError(f"holds {', '.join(sorted(values)) or 'nothing'}; expected scale and zero_point")
+        if not math.isfinite(values["scale"]) or values["scale"] <= 0 or not float(values["zero_point"]).is_integer():
+            raise ValueError(f"scale {values['scale']} and zero_point {values['zero_point']}: expected a scale "
+                             "above 0 and a whole zero_point")
+        return values
 
     @field_validator("input_shape")
     @classmethod

@@ -31,6 +31,23 @@ def test_classifier_refuses_a_model_file_its_sidecar_does_not_describe(tmp_path,
         TFLiteEmotionClassifier(model)
 
 
+@pytest.mark.parametrize("model, recorded, tensor", [
+    ("tflite_model", None, "int8 with scale"),
+    ("tflite_model", {"scale": 0.5, "zero_point": -128}, "int8 with scale"),
+    ("tflite_model_float", {"scale": 1 / 255, "zero_point": -128}, "float"),
+])
+def test_classifier_refuses_input_quantization_that_is_not_the_tensors(tmp_path, request, model, recorded, tensor):
+    source = request.getfixturevalue(model)
+    (tmp_path / "m.tflite").write_bytes(source.read_bytes())
+    sidecar = json.loads(sidecar_path(source).read_text()) | {"input_quantization": recorded}
+    (tmp_path / "m.json").write_text(json.dumps(sidecar))
+    with pytest.raises(ModelError) as error:
+        TFLiteEmotionClassifier(tmp_path / "m.tflite")
+    assert str(error.value).startswith(f"{tmp_path / 'm.tflite'}: its input tensor is {tensor}")
+    recorded = read_metadata(tmp_path / "m.tflite").input_quantization
+    assert str(error.value).endswith(f"m.json records input_quantization {recorded}; the sidecar does not describe this model")
+
+
 def test_int8_agrees_with_keras(tflite_model):
     report = json.loads(tflite_model.with_name("tiny_int8.verify.json").read_text())
     assert report["split"] == "PrivateTest" and report["samples"] == 56

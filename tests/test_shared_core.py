@@ -79,6 +79,11 @@ def test_unreadable_sidecar_is_named(tmp_path):
     ({"flip_average": "yes"}, "field 'flip_average': Input should be a valid boolean"),
     ({"framing": {"margin": "0.1"}}, "field 'framing.margin': Input should be a valid number"),
     ({"input_quantization": {"scale": "0.5", "zero_point": 0}}, "field 'input_quantization.scale': Input should be"),
+    ({"input_quantization": {"scale": 0.5}}, "field 'input_quantization': holds scale; expected scale and zero_point"),
+    ({"input_quantization": {"scale": 0, "zero_point": 0}}, "field 'input_quantization': scale 0.0 and zero_point 0.0"),
+    ({"input_quantization": {"scale": 0.5, "zero_point": 0.5}},
+     "field 'input_quantization': scale 0.5 and zero_point 0.5: expected a scale above 0 and a whole zero_point"),
+    ({"quantization": "int4"}, "field 'quantization': Input should be 'float32', 'float16' or 'int8'"),
 ])
 def test_sidecar_is_refused_unless_fer_edge_can_honour_it(tmp_path, change, complaint):
     model = tmp_path / "m.tflite"
