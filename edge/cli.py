@@ -137,15 +137,18 @@ def run_until_signalled(config: EdgeConfig) -> int:
 
 
 def check_model_files(config: EdgeConfig) -> None:
-    """Open what `run` opens of the model before it starts: the trusted keys, and classifier.model with its sidecar."""
-    from edge.metadata import check_model_file, read_metadata
+    """Open what `run` opens before it starts: the trusted keys, the face detector, and the model file it would run
+    when that is not an installed bundle (classifier.model, or the shipped model), loaded as the agent loads it."""
+    from edge.classifier import TFLiteEmotionClassifier
+    from edge.detector import open_detector
     from edge.modelfile import find_model
+    from edge.modelstore import has_current
     from edge.signing import trusted_keys
 
     trusted_keys(config.model_store.trusted_keys)
-    if config.classifier.model is not None:
-        model = find_model(config.classifier.model)
-        check_model_file(model, read_metadata(model))
+    if config.classifier.model is not None or not has_current(config.model_store.path):
+        TFLiteEmotionClassifier(find_model(config.classifier.model), runtime=config.classifier.runtime)
+    open_detector(config.detector)
 
 
 def check_config(args: argparse.Namespace) -> int:

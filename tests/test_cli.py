@@ -62,6 +62,17 @@ def test_check_config_opens_the_configured_model(tmp_path, capsys):
     assert "gone.pub: not a PEM public key" in capsys.readouterr().err
 
 
+def test_check_config_loads_the_model_as_run_would(tmp_path, tflite_model, capsys):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(tflite_model.read_bytes())
+    sidecar = json.loads(tflite_model.with_suffix(".json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps(sidecar | {"labels": sidecar["labels"][:6]}))
+    assert main(["check-config", "--classifier-model", str(model)]) == 1
+    assert capsys.readouterr().err == f"fer-edge: error: {model}: model has 7 outputs but metadata lists 6 labels\n"
+    (tmp_path / "m.json").write_text(json.dumps(sidecar))
+    assert main(["check-config", "--classifier-model", str(model)]) == 0
+
+
 def test_a_model_whose_input_is_not_the_recorded_shape_is_refused_at_start(tmp_path, tflite_model, capsys):
     import keras
     import tensorflow as tf

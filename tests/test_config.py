@@ -70,6 +70,15 @@ def test_a_missing_yunet_model_is_named_by_check_config(tmp_path, capsys):
     assert f"{path}: field 'detector.yunet_model': Value error, cannot read the YuNet model file" in capsys.readouterr().err
 
 
+def test_a_yunet_model_that_does_not_load_is_named_by_check_config(tmp_path, capsys):
+    (tmp_path / "yunet.onnx").write_bytes(b"not an onnx model")
+    path = tmp_path / "edge.toml"
+    path.write_text(f'[detector]\nkind = "yunet"\nyunet_model = "{tmp_path / "yunet.onnx"}"\n')
+    assert main(["check-config", str(path)]) == 1
+    assert capsys.readouterr().err == (f"fer-edge: error: field 'detector.yunet_model': {tmp_path / 'yunet.onnx'} "
+                                       "is not a loadable YuNet ONNX model\n")
+
+
 def test_a_binary_config_file_is_one_clear_line(tmp_path, capsys):
     path = tmp_path / "edge.toml"
     path.write_bytes(b"\x00\x01\xff\xfe")
