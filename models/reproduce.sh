@@ -13,14 +13,15 @@ data=${1:-${FER2013:-}}
 votes=${FERPLUS_VOTES:+--ferplus-votes $FERPLUS_VOTES}
 run=runs/reference-long
 
-if [ ! -f $run/metadata.json ]; then
+finished=$run/privatetest_report.json  # the last sitting's evaluation; a paused run has metadata.json too
+if [ ! -f $finished ]; then
   resume=()
   if [ -f $run/last.keras ]; then echo "== resuming $run"; resume=(--resume "$run/last.keras"); else echo "== $run"; fi
   # shellcheck disable=SC2086  # $votes is empty or two words
   fer-train --data "$data" --run-dir $run --optimizer sgd --learning-rate 0.01 --weight-decay 5e-4 \
     --soft-labels ferplus:0.2 $votes --drop-not-faces --crop-augment --align-faces --epochs 150 --patience 150 \
     --session-minutes "${SITTING_MINUTES:-140}" "${resume[@]}"
-  if [ ! -f $run/metadata.json ]; then
+  if [ ! -f $finished ]; then
     echo "reproduce.sh: the run paused after a sitting; run this script again to go on from $run/last.keras"
     exit 0
   fi

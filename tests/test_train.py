@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from edge.labels import EMOTIONS
+from edge.metadata import file_sha256, read_metadata
 from training.cli import main
 from training.model import ARCHS, ModelOptions, build_model
 
@@ -46,13 +47,16 @@ def test_a_session_pause_leaves_the_run_cut_for_resume(tmp_path, tiny_fer_csv, c
     flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "3", "--optimizer", "sgd", *TINY_FLAGS]
     assert main([*flags, "--session-minutes", "0.0001"]) == 0
     assert f"paused after epoch 1 of 3; continue with the same flags and --resume {run / 'last.keras'}" in capsys.readouterr().out
-    assert not (run / "metadata.json").exists() and not (run / "privatetest_report.json").exists()
+    assert not (run / "privatetest_report.json").exists()
+    paused = read_metadata(run / "model.keras")  # the best epoch so far can be evaluated, benchmarked, converted
+    assert paused.source["paused_after_epoch"] == 1 and paused.metrics == {}
+    assert paused.model_id == f"fer2013-cnn-bilstm-{file_sha256(run / 'model.keras')[:8]}"
     steps = int(keras.models.load_model(run / "last.keras").optimizer.iterations)
     # what a session commits: the weights without optimizer state
     keras.models.load_model(run / "last.keras", compile=False).save(run / "last_weights.keras")
     assert main([*flags, "--resume", str(run / "last_weights.keras")]) == 0
     source = json.loads((run / "metadata.json").read_text())["source"]
-    assert source["epochs_run"] == 3
+    assert source["epochs_run"] == 3 and "paused_after_epoch" not in source
     with open(run / "sittings.csv", newline="") as handle:
         sittings = list(csv.DictReader(handle))
     assert [(row["first_epoch"], row["last_epoch"]) for row in sittings] == [("1", "1"), ("2", "3")]
@@ -88,7 +92,7 @@ def test_resuming_with_other_network_flags_is_refused_before_training(tmp_path, 
     run = tmp_path / "run"
     flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "3", *TINY_FLAGS]
     assert main([*flags, "--session-minutes", "0.0001"]) == 0
-    history = (run / "history.csv").read_text()
+    history, metadata = (run / "history.csv").read_text(), (run / "metadata.json").read_text()
     wider = [*flags, "--filters", "12"]  # the later --filters wins
     assert main([*wider, "--resume", str(run / "last.keras")]) == 1
     err = capsys.readouterr().err
@@ -97,7 +101,7 @@ def test_resuming_with_other_network_flags_is_refused_before_training(tmp_path, 
         f"fer-train: error: --resume {run / 'last.keras'}: these flags build another network (layer 'block1_conv1': "
         "the options build weights of shape (3, 3, 1, 12), the model's are (3, 3, 1, 8)); "
         "give the network flags the run started with")
-    assert (run / "history.csv").read_text() == history and not (run / "metadata.json").exists()
+    assert (run / "history.csv").read_text() == history and (run / "metadata.json").read_text() == metadata
 
 
 @pytest.mark.parametrize("flag", ["--init-from", "--resume"])

@@ -51,7 +51,8 @@ def train_and_summarize(args: argparse.Namespace) -> int:
     result = train(options)
     if "paused_after_epoch" in result:
         print(f"{options.run_dir}: paused after epoch {result['paused_after_epoch']} of {result['epochs']}; "
-              f"continue with the same flags and --resume {result['resume']}")
+              f"continue with the same flags and --resume {result['resume']} (meanwhile fer-eval, fer-bench and "
+              f"fer-convert read the best epoch so far, {options.run_dir / 'model.keras'})")
         return 0
     for split, scores in result["metrics"].items():
         print(f"{options.run_dir}: {split} accuracy {scores['accuracy']:.4f}, macro F1 {scores['macro_f1']:.4f}")

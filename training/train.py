@@ -76,15 +76,20 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
     done = _epochs_done(run_dir / HISTORY)
     training_seconds = record_sitting(run_dir, initial_epoch, done, sitting_seconds, bool(options.resume))
     stopped_early = any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch for c in callbacks)
-    if pause is not None and pause.spent and done < options.epochs and not stopped_early:
-        return paused_run(run_dir, done, options.epochs)
     best = keras.models.load_model(run_dir / BEST_MODEL, compile=False)
+    if pause is not None and pause.spent and done < options.epochs and not stopped_early:
+        return paused_run(options, data, best, run_dir, training_seconds, done)
     return finish_run(options, data, best, run_dir, training_seconds)
 
 
-def paused_run(run_dir: Path, done: int, epochs: int) -> dict:
-    """What a run paused by --session-minutes reports: how far it got and the checkpoint that continues it."""
-    return {"paused_after_epoch": done, "epochs": epochs, "resume": str(run_dir / LAST_CHECKPOINT)}
+def paused_run(options: TrainOptions, data: Fer2013, best, run_dir: Path, seconds: float, done: int) -> dict:
+    """A run paused by --session-minutes: metadata for its best epoch so far (so that fer-eval, fer-bench and
+    fer-convert can read it; no test-split reports, the last sitting writes those), and how to continue."""
+    flip_average, flip_choice = choose_flip_average(options.flip_average, best, data)
+    metadata = run_metadata(options, data, best, run_dir, seconds, flip_average, flip_choice, metrics={})
+    metadata.source["paused_after_epoch"] = done
+    write_metadata(run_dir, metadata)
+    return {"paused_after_epoch": done, "epochs": options.epochs, "resume": str(run_dir / LAST_CHECKPOINT)}
 
 
 def check_run_dir(options: TrainOptions, continuable: bool = True) -> Path:
@@ -306,8 +311,17 @@ def finish_run(options: TrainOptions, data: Fer2013, model, run_dir: Path, secon
         probabilities = keras_probabilities(model, images, flip_average)
         metrics[split] = write_evaluation(run_dir, labels, probabilities, split)
         logger.info("%s accuracy %.4f, macro F1 %.4f", split, metrics[split]["accuracy"], metrics[split]["macro_f1"])
+    metrics = {split: {k: m[k] for k in ("samples", "accuracy", "macro_f1", "weighted_f1")} for split, m in metrics.items()}
+    metadata = run_metadata(options, data, model, run_dir, seconds, flip_average, flip_choice, metrics)
+    write_metadata(run_dir, metadata)
+    return metadata.model_dump(mode="json")
+
+
+def run_metadata(options: TrainOptions, data: Fer2013, model, run_dir: Path, seconds: float, flip_average: bool,
+                 flip_choice: dict, metrics: dict) -> ModelMetadata:
+    """The sidecar of the run's best model (model.keras)."""
     data_hash = file_sha256(data.source) if Path(data.source).is_file() else None
-    metadata = ModelMetadata(
+    return ModelMetadata(
         model_id=f"fer2013-{options.model.arch}-{file_sha256(run_dir / BEST_MODEL)[:8]}",
         labels=list(EMOTIONS),
         arch=options.model.arch,
@@ -324,9 +338,7 @@ def finish_run(options: TrainOptions, data: Fer2013, model, run_dir: Path, secon
             "parameters": int(model.count_params()),
             "flip_average_choice": flip_choice,
         },
-        metrics={split: {k: m[k] for k in ("samples", "accuracy", "macro_f1", "weighted_f1")} for split, m in metrics.items()},
+        metrics=metrics,
         options=options.model.to_dict(),
         training=options.to_dict(),
     )
-    write_metadata(run_dir, metadata)
-    return metadata.model_dump(mode="json")
