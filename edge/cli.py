@@ -136,31 +136,39 @@ def run_until_signalled(config: EdgeConfig) -> int:
     return 0
 
 
-def check_model_files(config: EdgeConfig) -> None:
+def check_model_files(config: EdgeConfig) -> str:
     """Open what `run` opens before it starts: the trusted keys, the face detector, and the model file it would run
-    when that is not an installed bundle (classifier.model, or the shipped model), loaded as the agent loads it."""
+    when that is not an installed bundle (classifier.model, or the shipped model), loaded as the agent loads it;
+    returns which model that is."""
     from edge.classifier import TFLiteEmotionClassifier
     from edge.detector import open_detector
     from edge.modelfile import find_model
     from edge.modelstore import has_current
     from edge.signing import trusted_keys
 
-    trusted_keys(config.model_store.trusted_keys)
-    if config.classifier.model is not None or not has_current(config.model_store.path):
-        TFLiteEmotionClassifier(find_model(config.classifier.model), runtime=config.classifier.runtime)
-    open_detector(config.detector)
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)  # the loaders' INFO lines are run's; check-config says one line
+    try:
+        trusted_keys(config.model_store.trusted_keys)
+        open_detector(config.detector)
+        if config.classifier.model is None and has_current(config.model_store.path):
+            return f"the model installed in {config.model_store.path}"
+        classifier = TFLiteEmotionClassifier(find_model(config.classifier.model), runtime=config.classifier.runtime)
+        return f"model {classifier.model_id}"
+    finally:
+        logging.disable(previous)
 
 
 def check_config(args: argparse.Namespace) -> int:
     path = args.file or args.config
     config = load_config(path, flags=setting_flags(args))
-    check_model_files(config)
+    model = check_model_files(config)
     for warning in check_tls_files(config):
         print(f"fer-edge: warning: {warning}", file=sys.stderr)
     camera, mqtt = config.camera, config.mqtt
     print(
         f"{path or 'defaults'}: ok (device {config.device_id}, trigger {config.trigger.kind}, "
-        f"camera {camera.kind} {camera.source}, broker {mqtt.host}:{mqtt.port})"
+        f"camera {camera.kind} {camera.source}, detector {config.detector.kind}, {model}, broker {mqtt.host}:{mqtt.port})"
     )
     return 0
 
