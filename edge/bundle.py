@@ -92,6 +92,14 @@ class Bundle:
         return sha256_hex(self.manifest_bytes)
 
     @property
+    def folder_name(self) -> str:
+        """The store folder this bundle installs into: the manifest's digest, and its signature's when signed, so that
+        signing or re-signing a bundle installs it anew rather than finding the unsigned copy in place."""
+        if self.signature is None:
+            return self.digest[:16]
+        return sha256_hex(self.manifest_bytes + b"\0" + self.members()[SIGNATURE])[:16]
+
+    @property
     def model_id(self) -> str:
         return self.manifest["model_id"]
 

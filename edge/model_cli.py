@@ -72,15 +72,15 @@ def run_model(args: argparse.Namespace, load_config, setting_flags) -> int:
     config = load_config(args.config, flags=setting_flags(args))
     if verb == "install":
         return install(config, args.bundle, restart=not args.no_restart)
-    folder = None
+    expected = None
     if args.expect_bundle is not None:
         from edge.bundle import read_bundle, verify
         from edge.signing import trusted_keys
 
         bundle = read_bundle(args.expect_bundle)
         verify(bundle, trusted_keys(config.model_store.trusted_keys))  # a bundle that would be refused is not current
-        folder = bundle.digest[:16]
-    return status(config.model_store.path, args.expect_sha256, folder)
+        expected = bundle
+    return status(config.model_store.path, args.expect_sha256, expected)
 
 
 def sign(bundle_path: Path, key_path: Path) -> int:
@@ -127,8 +127,8 @@ def restart_service() -> None:
     print(f"restarted {SERVICE} (if it was running)")
 
 
-def status(store: Path, expect_sha256: str | None, expect_folder: str | None = None) -> int:
-    from edge.modelstore import CURRENT, PREVIOUS, describe, read_rollback, target
+def status(store: Path, expect_sha256: str | None, expect_bundle=None) -> int:
+    from edge.modelstore import CURRENT, PREVIOUS, describe, holds_the_same_files, read_rollback, target
 
     current = target(store, CURRENT)
     for name in (CURRENT, PREVIOUS):
@@ -142,6 +142,8 @@ def status(store: Path, expect_sha256: str | None, expect_folder: str | None = N
     after = " after a rollback" if rollback else ""
     if expect_sha256 is not None and (running != expect_sha256 or rollback):
         raise RolloutCheckError(f"{store}: expected model sha256 {expect_sha256}, current is {running}{after}")
-    if expect_folder is not None and (current != expect_folder or rollback):
+    if expect_bundle is not None and (current != expect_bundle.folder_name or rollback):
         raise RolloutCheckError(f"{store}: the bundle is not the current model (current: {current}{after})")
+    if expect_bundle is not None and not holds_the_same_files(store / current, expect_bundle.members()):
+        raise RolloutCheckError(f"{store / current}: the installed files differ from the bundle's: install it again")
     return 0

@@ -1,13 +1,15 @@
 """The installed models of one agent: a folder per bundle, and `current` / `previous` symlinks between them.
 
-    <store>/<digest>/          model.tflite, model.json, verify.json, golden.npz, manifest.json[, signature.json]
-    <store>/current -> <digest>
-    <store>/previous -> <digest>
+    <store>/<name>/            model.tflite, model.json, verify.json, golden.npz, manifest.json[, signature.json]
+    <store>/current -> <name>  (name: the bundle's digest with its signature, Bundle.folder_name)
+    <store>/previous -> <name>
     <store>/rollback.json      while the agent runs the previous model because the current one failed
 
 An install writes the new folder beside the others under a staging name, fsyncs every file and the folder,
 renames it, then swaps the symlinks with rename(2). A crash at any point leaves `current` naming a complete
-folder: the old one until the final rename, the new one after it.
+folder: the old one until the final rename, the new one after it. (One exception: installing a bundle again over
+its own damaged folder removes the damaged one first; a crash then leaves `current` dangling, and the agent starts
+on `previous`.)
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def stage(bundle: Bundle, store: Path) -> Path:
         give_to_parent_owner(store)
     for stale in store.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(stale)  # an install that died before its rename
-    folder = store / (STAGING_PREFIX + bundle.digest[:16])
+    folder = store / (STAGING_PREFIX + bundle.folder_name)
     folder.mkdir()
     for name, data in bundle.members().items():
         with open(folder / name, "wb") as handle:
@@ -78,6 +80,16 @@ def stage(bundle: Bundle, store: Path) -> Path:
             os.fsync(handle.fileno())
     fsync_path(folder)
     return folder
+
+
+def holds_the_same_files(folder: Path, other: Path | dict[str, bytes]) -> bool:
+    """Whether `folder` holds exactly the files of `other` (a folder, or file contents by name), byte for byte."""
+    wanted = other if isinstance(other, dict) else {p.name: p.read_bytes() for p in other.iterdir() if p.is_file()}
+    try:
+        present = {p.name for p in folder.iterdir()}
+        return present == set(wanted) and all((folder / name).read_bytes() == data for name, data in wanted.items())
+    except OSError:
+        return False
 
 
 def give_to_parent_owner(store: Path) -> None:
@@ -92,9 +104,13 @@ def commit(store: Path, staged: Path) -> str:
     """Rename the staged folder into place and make it current, the current one previous; returns its name."""
     name = staged.name.removeprefix(STAGING_PREFIX)
     final = store / name
-    if final.exists():
+    if final.exists() and holds_the_same_files(final, staged):
         shutil.rmtree(staged)  # the same bundle again: its folder is already complete
     else:
+        if final.exists():  # the same bundle over a damaged copy: the damaged one goes
+            damaged = store / (STAGING_PREFIX + "damaged-" + name)
+            os.rename(final, damaged)
+            shutil.rmtree(damaged)
         os.rename(staged, final)
         fsync_path(store)
     old = target(store, CURRENT)

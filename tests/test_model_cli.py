@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edge.bundle import Bundle, read_bundle, write_bundle
+from edge.classifier import TFLiteEmotionClassifier
 from edge.cli import main
 from edge.metadata import file_sha256
 
@@ -33,6 +34,41 @@ def test_keygen_pack_sign_install_status(tmp_path, tflite_model, capsys):
     sha = file_sha256(tflite_model)
     assert main(["model", "status", "--config", str(config), "--expect-sha256", sha]) == 0
     assert f"current   tiny_int8 {sha}" in capsys.readouterr().out
+
+
+def test_signing_an_installed_bundle_and_installing_it_again_installs_the_signed_copy(tmp_path, tflite_model, capsys):
+    from edge.modelstore import open_current
+    from edge.signing import trusted_keys
+
+    key, bundle = tmp_path / "release.key", tmp_path / "m.bundle"
+    main(["model", "keygen", str(key)])
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 0
+    main(["model", "sign", str(bundle), "--key", str(key)])
+    signed_config = config_file(tmp_path, [f"{key}.pub"])
+    capsys.readouterr()
+    assert main(["model", "status", "--config", str(signed_config), "--expect-bundle", str(bundle)]) == 1
+    assert "the bundle is not the current model" in capsys.readouterr().err
+    assert main(["model", "install", str(bundle), "--config", str(signed_config), "--no-restart"]) == 0
+    assert main(["model", "status", "--config", str(signed_config), "--expect-bundle", str(bundle)]) == 0
+    store = tmp_path / "store"
+    assert (store / "current" / "signature.json").is_file() and (store / "previous" / "manifest.json").is_file()
+    open_current(store, trusted_keys([key.with_name("release.key.pub")]), TFLiteEmotionClassifier)
+
+
+def test_installing_a_bundle_again_repairs_its_damaged_folder(tmp_path, tflite_model, capsys):
+    bundle, config = tmp_path / "m.bundle", config_file(tmp_path)
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    assert main(["model", "install", str(bundle), "--config", str(config), "--no-restart"]) == 0
+    sidecar = tmp_path / "store" / "current" / "model.json"
+    sidecar.write_text("damaged")
+    capsys.readouterr()
+    assert main(["model", "status", "--config", str(config), "--expect-bundle", str(bundle)]) == 1
+    assert capsys.readouterr().err.endswith("the installed files differ from the bundle's: install it again\n")
+    assert main(["model", "install", str(bundle), "--config", str(config), "--no-restart"]) == 0
+    assert sidecar.read_bytes() == read_bundle(bundle).parts["model.json"]
+    assert main(["model", "status", "--config", str(config), "--expect-bundle", str(bundle)]) == 0
+    assert not list((tmp_path / "store").glob(".staging-*"))
 
 
 def test_an_unsigned_bundle_is_one_error_line_and_nothing_changes(tmp_path, tflite_model, capsys):
