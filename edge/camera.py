@@ -33,6 +33,7 @@ class OpenCVSource:
         self.live = isinstance(self.target, int) or "://" in self.target or self.target.startswith("/dev/")
         self.fps: float | None = None  # a video file's own frame rate, once open
         self._capture: cv2.VideoCapture | None = None
+        self._first: np.ndarray | None = None  # a file's first frame, read at open to know it can be decoded
         self._clock = None
         self._started: float | None = None
         self._position = 0
@@ -64,6 +65,11 @@ class OpenCVSource:
         else:
             rate = capture.get(cv2.CAP_PROP_FPS)
             self.fps = rate if 0 < rate <= 1000 else None
+            ok, self._first = capture.read()  # OpenCV "opens" an image or a file cut after its header too
+            if not ok:
+                capture.release()
+                raise CameraError(f"{self.target}: OpenCV opens it but reads no frame from it: not a video file it "
+                                  "can decode")
         self._capture = capture
         self._started, self._position = None, 0
 
@@ -81,7 +87,11 @@ class OpenCVSource:
             raise CameraError(f"{self.target}: not open")
         if self._clock is not None and self.fps:
             self._skip_to_now()
-        ok, frame = self._capture.read()
+        if self._first is not None and self._position == 0:
+            ok, frame, self._first = True, self._first, None
+        else:
+            self._first = None
+            ok, frame = self._capture.read()
         if ok:
             self._position += 1
             return frame

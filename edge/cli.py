@@ -14,7 +14,7 @@ from edge import __version__
 from edge.argparsing import Parser
 from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_config, secret_settings
 from edge.demo import BROKERS
-from edge.errors import run_guarded
+from edge.errors import FerEdgeError, run_guarded
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.model_cli import add_model_verbs, run_model
 from edge.tlsfiles import check_tls_files
@@ -137,24 +137,43 @@ def run_until_signalled(config: EdgeConfig) -> int:
 
 
 def check_model_files(config: EdgeConfig) -> str:
-    """Open what `run` opens before it starts: the trusted keys, the face detector, and the model file it would run
-    when that is not an installed bundle (classifier.model, or the shipped model), loaded as the agent loads it;
-    returns which model that is."""
+    """Open what `run` opens before it starts, changing nothing: the trusted keys, the face detector, a video file or
+    folder source (a camera is left alone), and the model it would run, loaded and checked as the agent does
+    (an installed bundle's problems are warnings); returns which model that is."""
+    from edge.camera import SOURCES
     from edge.classifier import TFLiteEmotionClassifier
     from edge.detector import open_detector
     from edge.modelfile import find_model
-    from edge.modelstore import has_current
+    from edge.modelstore import has_current, model_to_run
     from edge.signing import trusted_keys
 
     previous = logging.root.manager.disable
     logging.disable(logging.INFO)  # the loaders' INFO lines are run's; check-config says one line
     try:
-        trusted_keys(config.model_store.trusted_keys)
+        keys = trusted_keys(config.model_store.trusted_keys)
         open_detector(config.detector)
-        if config.classifier.model is None and has_current(config.model_store.path):
-            return f"the model installed in {config.model_store.path}"
-        classifier = TFLiteEmotionClassifier(find_model(config.classifier.model), runtime=config.classifier.runtime)
-        return f"model {classifier.model_id}"
+        source = SOURCES[config.camera.kind](config.camera)
+        if not source.live:  # a file or folder; a camera is left alone, a running agent may hold it
+            source.open()
+            source.close()
+
+        def make_classifier(path: Path) -> TFLiteEmotionClassifier:
+            return TFLiteEmotionClassifier(path, runtime=config.classifier.runtime)
+
+        store = config.model_store.path
+        if config.classifier.model is None and has_current(store):
+            # a warning, not an error: installing a bundle (after this check, in a rollout) is what mends a store
+            try:
+                running, failure = model_to_run(store, keys, make_classifier)
+            except (FerEdgeError, OSError) as exc:
+                print(f"fer-edge: warning: {exc}: run fails until a bundle that starts is installed "
+                      "(fer-edge model install)", file=sys.stderr)
+                return f"no model that starts installed in {store}"
+            if failure is not None:
+                print(f"fer-edge: warning: the current model fails ({failure}); run goes back to the previous one",
+                      file=sys.stderr)
+            return f"model {running.classifier.model_id} installed in {store}"
+        return f"model {make_classifier(find_model(config.classifier.model)).model_id}"
     finally:
         logging.disable(previous)
 

@@ -213,6 +213,13 @@ class OutboxConfig(Section):
         "before its commit is never written; a crash can lose this long of results not yet stored. 0: every frame.",
     )
 
+    @field_validator("path")
+    @classmethod
+    def _a_file(cls, path: Path) -> Path:
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; name the SQLite file the outbox keeps, e.g. {path / 'outbox.sqlite3'}")
+        return path
+
 
 class HomeAssistantConfig(Section):
     enabled: bool = Field(True, description="Publish Home Assistant MQTT discovery on connect.")

@@ -168,18 +168,29 @@ def describe(folder: Path) -> dict:
         return {"model": folder.name, "sha256": None}
 
 
-def open_current(store: Path, keys: dict, make_classifier) -> RunningModel:
-    """The store's current model, checked; if it fails, the previous one, made current and the rollback recorded."""
+def model_to_run(store: Path, keys: dict, make_classifier) -> tuple[RunningModel, str | None]:
+    """The store's current model, checked, and None; if it fails, the previous one and why the current failed.
+    Nothing in the store is changed (open_current records the rollback)."""
     current = target(store, CURRENT)
     try:
-        return load_checked(store / current, keys, make_classifier)
+        return load_checked(store / current, keys, make_classifier), None
     except (FerEdgeError, OSError) as exc:
         previous = target(store, PREVIOUS)
         if previous is None or previous == current:
-            raise ModelError(f"{store / current}: {exc}; no previous model to go back to") from None
+            named = str(exc) if str(exc).startswith(str(store / current)) else f"{store / current}: {exc}"
+            raise ModelError(f"{named}; no previous model to go back to") from None
         reason = str(exc)
-    logger.error("model %s failed at start (%s); going back to the previous model %s", current, reason, previous)
-    running = load_checked(store / previous, keys, make_classifier)
+    return load_checked(store / previous, keys, make_classifier), reason
+
+
+def open_current(store: Path, keys: dict, make_classifier) -> RunningModel:
+    """The store's current model, checked; if it fails, the previous one, made current and the rollback recorded."""
+    current = target(store, CURRENT)
+    running, reason = model_to_run(store, keys, make_classifier)
+    if reason is None:
+        return running
+    previous = target(store, PREVIOUS)
+    logger.error("model %s failed at start (%s); went back to the previous model %s", current, reason, previous)
     rollback = {"from": describe(store / current), "to": describe(store / previous), "reason": reason,
                 "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
     write_rollback(store, rollback)

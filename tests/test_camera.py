@@ -31,6 +31,17 @@ def test_video_file_plays_to_its_end(tmp_path):
     assert len(frames) == 5 and frames[0].shape == (48, 64, 3) and not source.live
 
 
+def test_the_frame_read_at_open_is_the_first_one_played(tmp_path):
+    frames = read_all(open_source(CameraConfig(source=str(write_video(tmp_path / "v.avi")))))
+    assert [int(round(frame.mean() / 40)) for frame in frames] == [0, 1, 2, 3, 4]
+
+
+def test_a_file_opencv_opens_but_cannot_decode_is_an_error_at_open(tmp_path):
+    (tmp_path / "photo.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(CameraError, match=r"photo.jpg: OpenCV opens it but reads no frame from it: not a video file"):
+        open_source(CameraConfig(source=str(tmp_path / "photo.jpg")))
+
+
 def test_looping_file_starts_again(tmp_path):
     source = open_source(CameraConfig(source=str(write_video(tmp_path / "v.avi")), loop=True))
     assert len(read_all(source, limit=12)) == 12

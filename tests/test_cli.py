@@ -73,6 +73,40 @@ def test_check_config_loads_the_model_as_run_would(tmp_path, tflite_model, capsy
     assert main(["check-config", "--classifier-model", str(model)]) == 0
 
 
+def test_check_config_opens_a_video_file_or_folder_source_and_refuses_a_folder_for_the_outbox(tmp_path, capsys):
+    gone = tmp_path / "gone.avi"
+    assert main(["check-config", "--camera-source", str(gone)]) == 1
+    assert capsys.readouterr().err == f"fer-edge: error: {gone}: no such video file\n"
+    assert main(["check-config", "--camera-kind", "folder", "--camera-source", str(tmp_path)]) == 1
+    assert "holds no images" in capsys.readouterr().err
+    assert main(["check-config", "--outbox-path", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(f"fer-edge: error: --outbox-path: field 'outbox.path': Value error, "
+                                              f"{tmp_path} is a folder; name the SQLite file the outbox keeps")
+
+
+def test_check_config_warns_of_an_installed_model_that_will_not_start(tmp_path, tflite_model, capsys):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "current").symlink_to("gone")
+    assert main(["check-config", "--model-store-path", str(store)]) == 0
+    out, err = capsys.readouterr()
+    assert err == (f"fer-edge: warning: {store / 'gone'}: no manifest.json in the bundle; no previous model to go back "
+                   "to: run fails until a bundle that starts is installed (fer-edge model install)\n")
+    assert f"no model that starts installed in {store}" in out
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    (store / "current").unlink()
+    main(["model", "install", str(bundle), "--model-store-path", str(store), "--no-restart"])
+    (store / "current").rename(store / "previous")  # the good one is previous, a broken one current
+    (store / "current").symlink_to("gone")
+    capsys.readouterr()
+    assert main(["check-config", "--model-store-path", str(store)]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("fer-edge: warning: the current model fails (") and "goes back to the previous one" in err
+    assert f"model tiny_int8 installed in {store}" in out
+    assert os.readlink(store / "current") == "gone" and not (store / "rollback.json").exists()  # nothing rolled back
+
+
 def test_a_model_whose_input_is_not_the_recorded_shape_is_refused_at_start(tmp_path, tflite_model, capsys):
     import keras
     import tensorflow as tf
