@@ -95,6 +95,22 @@ def test_image_folder_layout(tmp_path):
     assert data.split("PrivateTest")[0].shape == (1, 48, 48)
 
 
+def test_an_image_folder_without_val_holds_out_an_eighth_of_each_class(tmp_path):
+    for cls, count in [("happy", 16), ("sad", 8)]:
+        (tmp_path / "train" / cls).mkdir(parents=True)
+        for n in range(count):
+            cv2.imwrite(str(tmp_path / "train" / cls / f"{n}.png"), np.full((48, 48), n * 10, np.uint8))
+    (tmp_path / "test" / "fear").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "test" / "fear" / "a.png"), np.zeros((48, 48), np.uint8))
+    data = load_fer2013(tmp_path)
+    assert sorted(data.split("PublicTest")[1].tolist()) == [3, 3, 4]
+    assert len(data.split("Training")[1]) == 21 and len(data.split("PrivateTest")[1]) == 1
+    assert (load_fer2013(tmp_path).usage == data.usage).all()  # the same draw every time
+    (tmp_path / "val" / "sad").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "val" / "sad" / "a.png"), np.zeros((48, 48), np.uint8))
+    assert load_fer2013(tmp_path).split("PublicTest")[1].tolist() == [4]  # a val/ folder is the split
+
+
 @pytest.mark.integration
 def test_full_fer2013_matches_published_counts(shared_fer2013):
     counts = load_fer2013(shared_fer2013).class_counts()

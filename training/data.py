@@ -225,5 +225,25 @@ def _load_folder(root: Path) -> Fer2013:
                 labels.append(EMOTIONS.index(class_dir.name.lower()))
                 usages.append(usage)
     if not images:
-        raise DataError(f"{root}: no images under train/<class>/ or test/<class>/")
-    return Fer2013(np.stack(images), np.array(labels, np.int64), np.array(usages), root)
+        raise DataError(f"{root}: no images under train/<class>/, val/<class>/ or test/<class>/")
+    labels, usages = np.array(labels, np.int64), np.array(usages)
+    if "PublicTest" not in usages:
+        usages = hold_out_validation(labels, usages, root)
+    return Fer2013(np.stack(images), labels, usages, root)
+
+
+VALIDATION_SHARE = 1 / 8  # FER2013's own PublicTest is 3,589 faces beside 28,709 training ones
+
+
+def hold_out_validation(labels: np.ndarray, usages: np.ndarray, root: Path) -> np.ndarray:
+    """Usages with an eighth of each class's training faces (a fixed draw) made PublicTest, for a folder release
+    without val/ (Kaggle's image FER2013 has only train/ and test/): fer-train selects its epoch on them."""
+    rng = np.random.default_rng(0)
+    usages = usages.copy()
+    for label in np.unique(labels):
+        faces = np.flatnonzero((labels == label) & (usages == "Training"))
+        held = round(len(faces) * VALIDATION_SHARE) or (1 if len(faces) > 1 else 0)
+        usages[rng.permutation(faces)[:held]] = "PublicTest"
+    logger.info("%s: no val/ folder; %d of train/'s faces (an eighth of each class, a fixed draw) are the validation "
+                "split (PublicTest)", root, int((usages == "PublicTest").sum()))
+    return usages
