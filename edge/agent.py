@@ -262,7 +262,7 @@ def assemble(config: EdgeConfig) -> Agent:
         config.mqtt,
         outbox,
         client_id=config.mqtt.client_id or f"fer-edge-{config.device_id}",
-        will=agent.offline_message(),
+        will=agent.offline_message,
         on_connect=agent.connect_messages,
         resend_on=f"{config.homeassistant.discovery_prefix}/status" if config.homeassistant.enabled else None,
     )

@@ -79,7 +79,7 @@ class MqttPublisher:
         config: MqttConfig,
         outbox: Outbox,
         client_id: str,
-        will: tuple[str, dict[str, Any]],
+        will: Callable[[], tuple[str, dict[str, Any]]],
         on_connect: Callable[[], list[tuple[str, dict[str, Any] | None]]],
         resend_on: str | None = None,
     ):
@@ -91,7 +91,8 @@ class MqttPublisher:
         self._on_connect_messages = on_connect
         self._resend_on = resend_on
         self._client = make_client(config, client_id)
-        self._client.will_set(will[0], encode(will[1]), qos=1, retain=True)
+        self._will = will
+        self._client.on_pre_connect = self._set_will
         self._client.on_connect = self._handle_connect
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_disconnect = self._handle_disconnect
@@ -157,6 +158,12 @@ class MqttPublisher:
             "mqtt stopped: %d published, %d refused by the broker, %d still queued in the outbox",
             self.published, self.refused, len(self.outbox),
         )
+
+    def _set_will(self, client, userdata) -> None:
+        """A fresh offline status (a new id) for each connection: the broker sends the will of each connection
+        that drops, and subscribers drop a message whose id they have seen, so a reused will would say offline once."""
+        topic, payload = self._will()
+        client.will_set(topic, encode(payload), qos=1, retain=True)
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

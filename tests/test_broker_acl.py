@@ -175,7 +175,7 @@ def agent_publisher(broker: Broker, tmp_path: Path, device_id: str, cert: str, o
     tls = TlsConfig(ca_file=ca or broker.certs / "ca.crt", cert_file=certs / f"{cert}.crt", key_file=certs / f"{cert}.key")
     config = MqttConfig(host=broker.host, port=broker.port, username=device_id, reconnect_max_seconds=1, tls=tls)
     return MqttPublisher(config, Outbox(tmp_path / f"outbox-{device_id}.sqlite3"), f"fer-edge-{device_id}",
-                         will=(topics.status, status_message(device_id, "m", "offline", 0)),
+                         will=lambda: (topics.status, status_message(device_id, "m", "offline", 0)),
                          on_connect=on_connect or (lambda: []))
 
 

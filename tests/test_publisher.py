@@ -1,5 +1,6 @@
 import json
 import logging
+import socket
 import threading
 import uuid
 
@@ -41,7 +42,7 @@ class Subscriber:
 
 def make_publisher(port: int, tmp_path, protocol: str = "3.1.1") -> MqttPublisher:
     config = MqttConfig(host="127.0.0.1", port=port, reconnect_max_seconds=1, protocol=protocol)
-    will = ("fer/t/status", {"state": "offline"})
+    will = lambda: ("fer/t/status", {"id": uuid.uuid4().hex, "state": "offline"})
     return MqttPublisher(config, Outbox(tmp_path / "outbox.sqlite3"), "fer-edge-test", will, on_connect=lambda: [])
 
 
@@ -95,7 +96,7 @@ def test_unreachable_broker_is_retried_and_queued(tmp_path, caplog):
 def test_home_assistant_birth_message_brings_discovery_again(broker, tmp_path):
     config = MqttConfig(host=broker.host, port=broker.port)
     announce = lambda: [("homeassistant/sensor/fer_t/emotion/config", {"name": "Emotion"})]
-    outbox, will = Outbox(tmp_path / "o.sqlite3"), ("fer/t/status", {})
+    outbox, will = Outbox(tmp_path / "o.sqlite3"), lambda: ("fer/t/status", {})
     publisher = MqttPublisher(config, outbox, "fer-edge-t", will, announce, resend_on="homeassistant/status")
     subscriber = Subscriber(broker.host, broker.port, "homeassistant/sensor/#")
     publisher.start()
@@ -116,4 +117,22 @@ def test_home_assistant_birth_message_brings_discovery_again(broker, tmp_path):
 def test_missing_ca_file_names_the_field(tmp_path):
     config = MqttConfig(tls={"ca_file": tmp_path / "missing-ca.crt"})
     with pytest.raises(ConfigError, match="field 'mqtt.tls'.*missing-ca.crt"):
-        MqttPublisher(config, Outbox(tmp_path / "o.sqlite3"), "t", ("fer/t/status", {}), on_connect=lambda: [])
+        MqttPublisher(config, Outbox(tmp_path / "o.sqlite3"), "t", lambda: ("fer/t/status", {}), on_connect=lambda: [])
+
+
+def test_each_dropped_connection_leaves_an_offline_will_of_its_own(broker, tmp_path):
+    subscriber = Subscriber(broker.host, broker.port, "fer/t/status")
+    publisher = make_publisher(broker.port, tmp_path)
+    publisher.start()
+    try:
+        for drop in (1, 2):
+            assert wait_until(lambda: publisher.connected, 10)
+            publisher._client.socket().shutdown(socket.SHUT_RDWR)  # the link dies: no DISCONNECT, so the will goes
+            assert wait_until(lambda: not publisher.connected, 10)
+            assert wait_until(lambda: len(subscriber.received) == drop, 10)
+            assert wait_until(lambda: publisher.connected, 10)
+        ids = {message["id"] for message in subscriber.received}
+        assert len(ids) == 2 and {message["state"] for message in subscriber.received} == {"offline"}
+    finally:
+        publisher.stop()
+        subscriber.close()
