@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -34,6 +35,11 @@ def test_parse_ignores_what_is_not_a_fleet_topic(topic):
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (encode(status("pi-01", "online", AT) | {"state": "maybe"}), "field 'state'"),
     (encode(status("pi-02", "online", AT)), "field 'device' is 'pi-02', but the topic names device 'pi-01'"),
+    (encode(status("pi-01", "online", AT))[:-1] + b', "expire_after": ' + b"9" * 400 + b"}", "too large for any field"),
+    (encode(status("pi-01", "online", AT))[:-1] + b', "expire_after": 1e400}', "holds the number 1e400, too large"),
+    (encode(status("pi-01", "online", AT))[:-1] + b', "expire_after": NaN}', "holds NaN, which is not JSON"),
+    (encode(status("pi-01", "online", AT))[:-1] + b', "model": "a\\ud800b"}', "no Unicode character"),
+    (encode(status("pi-01", "online", AT) | {"id": "a1" * 16 + "\n"}), "field 'id': .* is too long"),
 ])
 def test_parse_names_what_breaks_the_schema(payload, reason):
     with pytest.raises(InvalidMessage, match=reason):
@@ -88,6 +94,36 @@ def test_jsonl_log_appends_one_line_per_message(tmp_path):
     log.close()
     lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [line["payload"]["id"] for line in lines] == ["a1" * 16, "a2" * 16]
+
+
+def test_a_jsonl_log_cut_mid_line_goes_on_on_a_new_line(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"topic":"fer/pi-01/emo')
+    log = JsonlLog(tmp_path / "m.jsonl")
+    log.add(emotion_record("a1" * 16))
+    log.close()
+    assert json.loads((tmp_path / "m.jsonl").read_text().splitlines()[1])["payload"]["id"] == "a1" * 16
+
+
+def test_a_full_disk_under_the_jsonl_log_is_named_and_the_store_still_gets_every_record(tmp_path, small_disk):
+    import queue
+
+    from edge.monitor.cli import drain
+    from edge.monitor.fleet import Fleet
+
+    disk = small_disk("64k")
+    filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError):  # fill it up: a tmpfs says ENOSPC on the write that does not fit
+        while True:
+            os.write(filler, b"\0" * 4096)
+    os.close(filler)
+    outputs = [JsonlLog(disk / "m.jsonl"), SqliteStore(tmp_path / "m.db")]
+    records = queue.Queue()
+    for n in range(50):
+        records.put(emotion_record(f"{n:032x}"))
+    with pytest.raises(StoreError, match=r"m.jsonl: cannot write \(No space left on device\)"):
+        drain(records, Seen(), Fleet(), outputs, wait=0)
+    outputs[1].close()
+    assert len(read_emotions(tmp_path / "m.db")) == 50
 
 
 def test_seen_forgets_the_oldest_beyond_its_size():

@@ -21,7 +21,7 @@ from edge.config import EdgeConfig, MqttConfig, apply_override, describe_errors,
 from edge.errors import ConfigError, FerEdgeError, run_guarded
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.monitor.fleet import Fleet, render
-from edge.monitor.store import URL_SCHEME, JsonlLog, Seen, open_store
+from edge.monitor.store import URL_SCHEME, JsonlLog, Seen, StoreError, open_store
 from edge.monitor.subscriber import Subscriber
 
 PROG = "fer-monitor"
@@ -160,11 +160,12 @@ def watch(args: argparse.Namespace) -> int:
                 next_draw = time.monotonic() + args.refresh
     finally:
         subscriber.stop()
-        duplicates += drain(subscriber.records, seen, fleet, outputs, wait=0)
-        for output in outputs:
-            output.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        try:
+            duplicates += drain(subscriber.records, seen, fleet, outputs, wait=0)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            to_each(outputs, "close")
     if not subscriber.connected_once.is_set():
         raise MonitorError(f"never connected to {subscriber.address}: {subscriber.failure or 'no answer yet'}")
     if table:
@@ -175,22 +176,43 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def drain(records: queue.Queue, seen: Seen, fleet: Fleet, outputs: list, wait: float) -> int:
-    """Move every queued record to the fleet and the outputs, flushed as one batch; returns the duplicates."""
-    duplicates = 0
+    """Move every queued record to the fleet and the outputs, flushed as one batch; returns the duplicates.
+    An output that fails (a full disk) does not stop the others: its first StoreError is raised at the end."""
+    duplicates, failure = 0, None
     while True:
         try:
             record = records.get(timeout=wait) if wait else records.get_nowait()
         except queue.Empty:
-            for output in outputs:
-                output.flush()
-            return duplicates
+            break
         wait = 0
         if not seen.add(record.id):
             duplicates += 1
             continue
         fleet.add(record)
-        for output in outputs:
-            output.add(record)
+        try:
+            to_each(outputs, "add", record)
+        except StoreError as exc:
+            failure = failure or exc
+    try:
+        to_each(outputs, "flush")
+    except StoreError as exc:
+        failure = failure or exc
+    if failure is not None:
+        raise failure
+    return duplicates
+
+
+def to_each(outputs: list, method: str, *args) -> None:
+    """Call `method` on every output even when one fails (a full disk under one must not cost the others a
+    record); the first StoreError is raised after."""
+    failure = None
+    for output in outputs:
+        try:
+            getattr(output, method)(*args)
+        except StoreError as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def report(args: argparse.Namespace) -> int:

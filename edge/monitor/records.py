@@ -57,11 +57,34 @@ def parse(topic: str, payload: bytes, prefix: str, received_at: float | None = N
     )
 
 
+LARGEST_NUMBER = 1e15  # beyond any count, size or time an agent sends; larger ones overflow what they feed
+
+
+def _no_constant(name: str):
+    raise InvalidMessage(f"holds {name}, which is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not abs(value) <= LARGEST_NUMBER:
+        raise InvalidMessage(f"holds the number {text[:20]}, too large for any field")
+    return value
+
+
+def _sane_int(text: str) -> int:
+    if len(text.lstrip("-")) > 15:
+        raise InvalidMessage(f"holds the number {text[:20]}{'…' if len(text) > 20 else ''}, too large for any field")
+    return int(text)
+
+
 def checked(kind: str, payload: bytes) -> dict[str, Any]:
     """The decoded payload if it is valid JSON that meets edge/schema/<kind>.schema.json; InvalidMessage otherwise."""
     try:
-        data = json.loads(payload)
+        data = json.loads(payload, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_sane_int)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) is no text to show or store
         reason = problem(kind, data)
+    except UnicodeEncodeError:
+        raise InvalidMessage("holds a \\u escape that is no Unicode character (a lone surrogate)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidMessage(f"not UTF-8 JSON ({exc})") from None
     except RecursionError:

@@ -7,6 +7,7 @@ after each drain of its queue); `close` flushes what is left.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections import OrderedDict
@@ -63,20 +64,34 @@ class JsonlLog:
         self.path = Path(path)
         try:
             self._file = open(self.path, "a", encoding="utf-8")
+            if self._file.tell() and not self._ends_a_line():  # a line cut short by a kill or a full disk
+                self._file.write("\n")
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open for appending ({exc.strerror})") from None
+
+    def _ends_a_line(self) -> bool:
+        with open(self.path, "rb") as existing:
+            existing.seek(-1, os.SEEK_END)
+            return existing.read(1) == b"\n"
 
     def add(self, record: Record) -> None:
         line = {"topic": record.topic, "device": record.device, "kind": record.kind,
                 "received_at": record.received_at, "payload": record.payload}
-        self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+        self._guarded(self._file.write, json.dumps(line, separators=(",", ":")) + "\n")
 
     def flush(self) -> int:
-        self._file.flush()
+        self._guarded(self._file.flush)
         return 0
 
     def close(self) -> None:
-        self._file.close()
+        if not self._file.closed:
+            self._guarded(self._file.close)
+
+    def _guarded(self, write, *args) -> None:
+        try:
+            write(*args)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot write ({exc.strerror})") from None
 
 
 COLUMNS = ("id", "device", "kind", "topic", "timestamp", "received_at", "label", "payload")
