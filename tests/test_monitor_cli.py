@@ -118,6 +118,22 @@ def test_report_plots_a_png(tmp_path, capsys):
     db.commit()
     assert main(["report", str(tmp_path / "m.db"), "-o", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a title is text: matplotlib would read "$...$" as TeX (and fail on "$\\frac$")
+    assert main(["report", str(tmp_path / "m.db"), "-o", str(tmp_path / "t.png"), "--title", "Shop $\\frac$ $5-$10"]) == 0
+
+
+@pytest.mark.parametrize("output, complaint", [
+    ("out", "out: the report is a PNG; name a file ending in .png"),
+    ("x.xyz", "x.xyz: the report is a PNG; name a file ending in .png"),
+    (".", ". is a folder; name the PNG file to write"),
+])
+def test_report_refuses_an_output_that_is_no_png_file(tmp_path, monkeypatch, capsys, output, complaint):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["report", "m.db", "-o", output])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"argument -o/--output: {complaint}" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 
 import pytest
 
@@ -96,6 +97,14 @@ def test_jsonl_log_appends_one_line_per_message(tmp_path):
     assert [line["payload"]["id"] for line in lines] == ["a1" * 16, "a2" * 16]
 
 
+def test_a_database_of_another_program_is_refused_at_open(tmp_path):
+    with sqlite3.connect(tmp_path / "other.db") as db:
+        db.execute("CREATE TABLE messages (id, device, kind, timestamp, label)")
+    with pytest.raises(StoreError, match=r"other.db: not a fer-monitor database \(its table messages has columns "
+                                         r"id, device, kind, timestamp, label; expected id, device, kind, topic"):
+        SqliteStore(tmp_path / "other.db")
+
+
 def test_a_jsonl_log_cut_mid_line_goes_on_on_a_new_line(tmp_path):
     (tmp_path / "m.jsonl").write_text('{"topic":"fer/pi-01/emo')
     log = JsonlLog(tmp_path / "m.jsonl")
@@ -167,3 +176,10 @@ def test_an_unreachable_postgresql_is_named_without_its_password(postgres_server
     with pytest.raises(StoreError, match="cannot connect") as error:
         open_store(url)
     assert "secret" not in str(error.value) and "nosuchdb" in str(error.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql://fer:secret@[::1/db", "postgresql://fer:sec%ZZret@127.0.0.1:1/db"])
+def test_a_postgresql_url_that_does_not_parse_is_named_without_its_password(url):
+    with pytest.raises(StoreError, match=r"^postgresql://\(unparsable URL\): cannot connect \(the URL does not parse") as e:
+        open_store(url)
+    assert "sec" not in str(e.value)

@@ -92,10 +92,19 @@ def sqlite_file(spec: str) -> Path:
     return Path(spec)
 
 
+def png_file(spec: str) -> Path:
+    path = Path(spec)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{spec} is a folder; name the PNG file to write")
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{spec}: the report is a PNG; name a file ending in .png")
+    return path
+
+
 def add_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("database", metavar="PATH|URL",
                         help="SQLite file or postgresql:// URL written by `fer-monitor watch --store`")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
+    parser.add_argument("-o", "--output", type=png_file, required=True, help="PNG file to write (name ends in .png)")
     parser.add_argument("--title", help="figure title (default: describes the data)")
 
 

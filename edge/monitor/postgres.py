@@ -36,7 +36,17 @@ def connect(url: str):
         return driver.connect(url, connect_timeout=10)
     except driver.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not parsable(url):  # libpq's parse errors quote the URL, password and all
+            first = "the URL does not parse: postgresql://user:password@host:port/dbname, with % escapes as %XX"
         raise StoreError(f"{describe(url)}: cannot connect ({first})") from None
+
+
+def parsable(url: str) -> bool:
+    try:
+        psycopg().conninfo.conninfo_to_dict(url)
+    except psycopg().ProgrammingError:
+        return False
+    return True
 
 
 class PostgresStore(BatchedStore):

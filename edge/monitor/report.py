@@ -38,6 +38,8 @@ def bin_counts(rows: list[tuple[str, datetime, str]], width: timedelta) -> dict[
 def load_rows(database: str | Path) -> list[tuple[str, datetime, str]]:
     rows = []
     for device, timestamp, label in read_emotions(database):
+        if not (isinstance(device, str) and isinstance(timestamp, str)):  # another program's rows
+            continue
         try:
             rows.append((device, parse_time(timestamp), label))
         except ValueError:
@@ -66,7 +68,7 @@ def plot(database: str | Path, output: str | Path, title: str | None = None) -> 
     axes[-1, 0].set_xlabel("time (UTC)")
     height = figure.get_figheight()
     figure.suptitle(title or f"Emotions over time ({len(rows)} faces, bins of {format_width(width)})",
-                    y=1 - 0.1 / height, va="top")
+                    y=1 - 0.1 / height, va="top", parse_math=False)  # a title's "$5-$10" is text, not TeX
     handles = [plt.Rectangle((0, 0), 1, 1, color=COLORS[label]) for label in EMOTIONS]
     figure.legend(handles, EMOTIONS, loc="upper center", ncol=len(EMOTIONS), frameon=False,
                   bbox_to_anchor=(0.5, 1 - 0.38 / height))

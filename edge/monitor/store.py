@@ -141,8 +141,13 @@ class SqliteStore(BatchedStore):
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.executescript(SCHEMA)
+            columns = tuple(column[1] for column in self._db.execute("PRAGMA table_info(messages)"))
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open as an SQLite database ({exc})") from None
+        if columns != COLUMNS:  # another program's table of that name: found now, not at the first message
+            self._db.close()
+            raise StoreError(f"{self.path}: not a fer-monitor database (its table messages has columns "
+                             f"{', '.join(columns)}; expected {', '.join(COLUMNS)})")
 
     def _write(self, rows: list[tuple]) -> int:
         before = self._db.total_changes
