@@ -3,7 +3,7 @@
 fer-train, fer-eval, fer-convert, fer-bench and fer-soup need the `train` extra (TensorFlow, scikit-learn, matplotlib),
 which a Pi does not have. Each entry point here checks that those are installed before importing the command,
 so that their absence ends in one line naming the extra, not a ModuleNotFoundError traceback; and it imports
-TensorFlow with its C++ start-up banners kept off the terminal (unless -v/--verbose, or TF_CPP_MIN_LOG_LEVEL
+TensorFlow with its C++ start-up banners kept off the terminal (unless fer-convert's or fer-bench's -v/--verbose, or TF_CPP_MIN_LOG_LEVEL
 is 0 or 1), since TensorFlow prints them while being imported, before any of our logging is set up.
 """
 
@@ -25,6 +25,9 @@ COMMANDS = {
     "fer-soup": "training.soup:main",
 }
 NO_WORK = {"-h", "--help", "--version"}  # these print and exit without TensorFlow
+# the commands whose -v/--verbose is the switch that shows third-party output (fer-train's --verbose N is Keras'
+# progress level, not that switch)
+VERBOSE_SWITCH = {"fer-convert", "fer-bench"}
 
 
 def missing_modules(modules: dict[str, str] = TRAIN_MODULES) -> list[str]:
@@ -32,10 +35,11 @@ def missing_modules(modules: dict[str, str] = TRAIN_MODULES) -> list[str]:
     return [name for module, name in modules.items() if importlib.util.find_spec(module) is None]
 
 
-def import_tensorflow_quietly(argv: list[str]) -> None:
+def import_tensorflow_quietly(argv: list[str], prog: str = "fer-convert") -> None:
     if NO_WORK.intersection(argv):
         return
-    if {"-v", "--verbose"}.intersection(argv) or os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1"):
+    verbose = prog in VERBOSE_SWITCH and {"-v", "--verbose"}.intersection(argv)
+    if verbose or os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1"):
         import tensorflow  # noqa: F401
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -51,7 +55,7 @@ def run(prog: str, argv: list[str] | None = None) -> int:
         names = " and ".join(", ".join(missing).rsplit(", ", 1))
         print(f"{prog}: error: needs {names}, not installed here: pip install 'fer-edge[train]'", file=sys.stderr)
         return 1
-    import_tensorflow_quietly(argv)
+    import_tensorflow_quietly(argv, prog)
     module, function = COMMANDS[prog].split(":")
     return getattr(importlib.import_module(module), function)(argv)
 

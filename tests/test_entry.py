@@ -66,3 +66,12 @@ def test_tensorflow_banners_only_with_verbose(tmp_path, verbose):
     assert result.returncode == 1
     assert result.stderr.endswith(f"fer-bench: error: {tmp_path / 'none'}: no such file\n")
     assert ("absl::InitializeLog" in result.stderr) == verbose
+
+
+def test_fer_trains_verbose_level_is_not_the_switch_for_tensorflows_banners(tmp_path):
+    command = [sys.executable, "-m", "edge.entry", "fer-train", "--data", str(tmp_path / "none.csv"), "--run-dir",
+               str(tmp_path / "run"), "--verbose", "0"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1
+    assert result.stderr == f"fer-train: error: {tmp_path / 'none.csv'}: no such file or directory\n"
