@@ -110,8 +110,21 @@ def test_a_file_that_is_no_keras_model_is_one_line(tmp_path, tiny_fer_csv, capsy
     bogus.write_bytes(b"not a zip archive")
     argv = ["--data", str(tiny_fer_csv), "--run-dir", str(tmp_path / "run"), *TINY_FLAGS, flag, str(bogus)]
     assert main(argv) == 1
-    last_line = capsys.readouterr().err.splitlines()[-1]
-    assert last_line.startswith(f"fer-train: error: {flag} {bogus}: not a loadable Keras model")
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"fer-train: error: {flag} {bogus}: not a .keras file (a .keras file is a zip; this one is empty or damaged)")
+
+
+def test_init_from_a_model_of_other_network_flags_is_one_line(tmp_path, tiny_fer_csv, capsys):
+    first = tmp_path / "first"
+    assert main(["--data", str(tiny_fer_csv), "--run-dir", str(first), "--epochs", "1", *TINY_FLAGS]) == 0
+    argv = ["--data", str(tiny_fer_csv), "--run-dir", str(tmp_path / "second"), "--epochs", "1", *TINY_FLAGS,
+            "--filters", "12", "--init-from", str(first / "model.keras")]
+    capsys.readouterr()
+    assert main(argv) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"fer-train: error: --init-from {first / 'model.keras'}: these flags build another network (layer ")
+    assert errors[0].endswith("give the network flags it was trained with") and not (tmp_path / "second").exists()
 
 
 @pytest.mark.parametrize("arch", ARCHS)

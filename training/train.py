@@ -134,6 +134,12 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
         return model, done
     model = build_model(options.model)
     if options.init_from:
+        if str(options.init_from).endswith(".keras"):  # a whole model: name a network other than these flags build
+            source = _loaded("--init-from", options.init_from, lambda path: keras.models.load_model(path, compile=False))
+            difference = network_difference(model, source)
+            if difference:
+                raise ModelError(f"--init-from {options.init_from}: these flags build another network ({difference}); "
+                                 "give the network flags it was trained with")
         _loaded("--init-from", options.init_from, model.load_weights)
         logger.info("starting from the weights of %s", options.init_from)
     _compile(model, options, steps_per_epoch)
@@ -143,10 +149,13 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
 
 def _loaded(flag: str, path, load):
     """load(path); ModelError naming the flag and the file when it is no Keras file of this model."""
+    if str(path).endswith(".keras") and Path(path).is_file() and not zipfile.is_zipfile(path):
+        raise ModelError(f"{flag} {path}: not a .keras file (a .keras file is a zip; this one is empty or damaged)")
     try:
         return load(path)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ModelError(f"{flag} {path}: not a loadable Keras model of this architecture ({exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__  # Keras lists every array
+        raise ModelError(f"{flag} {path}: not a loadable Keras model of this architecture ({first})") from None
 
 
 def _compile(model, options: TrainOptions, steps_per_epoch: int) -> None:
