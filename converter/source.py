@@ -52,6 +52,9 @@ def data_file(source: KerasSource, override: str | Path | None = None) -> Path:
         return Path(override)
     if source.data_path is None:
         raise DataError(f"{sidecar_path(source.path)}: the run records no data file (source.data); pass --data")
+    if not source.data_path.exists():  # trained on another machine, or the data moved since
+        raise DataError(f"{sidecar_path(source.path)}: the run's data file (source.data) {source.data_path} is not "
+                        "here; pass --data")
     return source.data_path
 
 

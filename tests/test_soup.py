@@ -53,6 +53,20 @@ def test_runs_that_record_no_data_ask_for_data(tmp_path, capsys):
     assert not (tmp_path / "soup").exists()
 
 
+def test_a_run_whose_data_file_is_not_here_asks_for_data(tmp_path, capsys):
+    from edge.metadata import ModelMetadata, write_metadata
+
+    run = tmp_path / "run"
+    run.mkdir()
+    build_model(ModelOptions(**TINY)).save(run / "model.keras")
+    gone = tmp_path / "elsewhere" / "fer2013.csv"
+    write_metadata(run, ModelMetadata(model_id="tiny", options=ModelOptions(**TINY).to_dict(), source={"data": str(gone)}))
+    assert main([str(run), str(run), "--run-dir", str(tmp_path / "soup")]) == 1
+    assert capsys.readouterr().err == (
+        f"fer-soup: error: {run / 'metadata.json'}: the run's data file (source.data) {gone} is not here; pass --data\n"
+    )
+
+
 def test_a_taken_run_dir_or_bad_data_leaves_nothing_written(tmp_path, tiny_run, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
