@@ -96,9 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="timed invokes per model and thread count (default: %(default)s)")
     add("--warmup", type=int_at_least(0), default=30, help="untimed invokes before them (default: %(default)s)")
     add("--runtime", help="ai-edge-litert, tflite-runtime or tensorflow (default: the first that imports)")
-    add("--json", type=Path, metavar="FILE", help="also write the numbers to FILE as JSON")
+    add("--json", type=json_file, metavar="FILE", help="also write the numbers to FILE as JSON (checked before the "
+        "benchmark runs; its folder is made if missing)")
     add("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     return parser
+
+
+def json_file(spec: str) -> Path:
+    path = Path(spec)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{spec} is a folder; name the JSON file to write")
+    return path
 
 
 def run(args) -> int:
@@ -126,7 +134,11 @@ def run(args) -> int:
     print(format_table(source.metadata.model_id, params, macs, results, args.runs))
     if args.json:
         numbers = {"model": str(source.path), "parameters": params, "macs": macs, "runs": args.runs}
-        args.json.write_text(json.dumps(numbers | {k: asdict(m) for k, m in results.items()}, indent=2) + "\n")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(numbers | {k: asdict(m) for k, m in results.items()}, indent=2) + "\n")
+        except OSError as exc:
+            raise ModelError(f"--json {args.json}: cannot write ({exc.strerror}); the table above has the numbers") from None
     return 0
 
 

@@ -16,7 +16,7 @@ def test_macs_add_up_by_hand():
 
 
 def test_bench_prints_and_writes_ratios(tiny_run, tflite_model, tmp_path, capsys):
-    out = tmp_path / "bench.json"
+    out = tmp_path / "new folder" / "bench.json"  # a missing folder is made
     argv = [str(tiny_run), "--int8", str(tflite_model), "--runs", "20", "--warmup", "2", "--json", str(out)]
     assert main(argv) == 0
     table = capsys.readouterr().out
@@ -27,6 +27,7 @@ def test_bench_prints_and_writes_ratios(tiny_run, tflite_model, tmp_path, capsys
 
 
 @pytest.mark.parametrize("flags, complaint", [
+    (["--json", "."], "argument --json: . is a folder; name the JSON file to write"),
     (["--runs", "0"], "argument --runs: must be 1 or more, got 0"),
     (["--threads", "1", "0"], "argument --threads: must be 1 or more, got 0"),
     (["--warmup", "-5"], "argument --warmup: must be 0 or more, got -5"),
