@@ -193,9 +193,15 @@ def test_data_defaults_to_the_fer2013_variable(monkeypatch, tmp_path):
 @pytest.mark.parametrize("flag, value, complaint", [
     ("--epochs", "0", "--epochs must be 1 or more, got 0"),
     ("--batch-size", "0", "--batch-size must be 1 or more, got 0"),
-    ("--learning-rate", "-0.001", "--learning-rate must be 0 or more, got -0.001"),
+    ("--learning-rate", "-0.001", "--learning-rate must be 0 or more (and finite), got -0.001"),
+    ("--learning-rate", "inf", "--learning-rate must be 0 or more (and finite), got inf"),
     ("--max-minutes", "0", "--max-minutes must be above 0, got 0.0"),
     ("--momentum", "1.5", "--momentum must be in 0..1 (1 excluded), got 1.5"),
+    ("--bn-momentum", "nan", "bn_momentum must be in 0..1 (1 excluded), got nan"),
+    ("--conv-dropout", "1.5", "conv_dropout must be in 0..1 (1 excluded), got 1.5"),
+    ("--convs-per-block", "0", "convs_per_block must be 1 or more, got 0"),
+    ("--filters", "0", "filters must be 1 or more, got 0"),
+    ("--dense-units", "0", "dense_units must each be 1 or more, got [0]"),
 ])
 def test_a_value_no_run_can_use_is_one_line_before_anything_is_written(tmp_path, capsys, flag, value, complaint):
     run = tmp_path / "run"

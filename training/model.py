@@ -51,6 +51,16 @@ class ModelOptions:
             raise ValueError(f"arch {self.arch!r} is not one of {', '.join(ARCHS)}")
         if self.arch != "bilstm" and not 0 < self.conv_blocks <= 5:
             raise ValueError(f"conv_blocks must be 1..5, got {self.conv_blocks}")
+        for name in ("convs_per_block", "filters", "lstm_units"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
+        if not all(units >= 1 for units in self.dense_units):
+            raise ValueError(f"dense_units must each be 1 or more, got {self.dense_units}")
+        for name in ("conv_dropout", "dense_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in 0..1 (1 excluded), got {getattr(self, name)}")
+        if not 0 <= self.bn_momentum < 1:
+            raise ValueError(f"bn_momentum must be in 0..1 (1 excluded), got {self.bn_momentum}")
 
     def to_dict(self) -> dict:
         return asdict(self)

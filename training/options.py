@@ -92,8 +92,8 @@ class TrainOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value}")
         for name in ("learning_rate", "weight_decay"):  # a rate of 0 is allowed: the weights stay as they start
             value = getattr(self, name)
-            if not value >= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+            if not 0 <= value < float("inf"):
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more (and finite), got {value}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"--momentum must be in 0..1 (1 excluded), got {self.momentum}")
 
