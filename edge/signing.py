@@ -42,15 +42,24 @@ def generate_key(path: str | Path) -> tuple[Path, Path, str]:
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
+    pub_path = public_key_path(path)
+    for taken in (path, pub_path):  # both checked before either is written: no private key without its public one
+        if taken.exists() or taken.is_symlink():
+            what = "a folder" if taken.is_dir() else "already exists"
+            raise KeyFileError(f"{taken}: {what}; not overwriting a key")
+    public = private.public_key()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise KeyFileError(f"{path}: already exists; not overwriting a key") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    public = private.public_key()
-    pub_path = public_key_path(path)
-    pub_path.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot write the key ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        pub_path.write_bytes(public.public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise KeyFileError(f"{exc.filename or path}: cannot write the key ({exc.strerror})") from None
     return path, pub_path, key_id(public)
 
 
@@ -64,8 +73,9 @@ def _read(path: Path) -> bytes:
 def load_private_key(path: str | Path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    data = _read(Path(path))  # outside the try: its KeyFileError is a ValueError too, and says it all
     try:
-        key = _serialization().load_pem_private_key(_read(Path(path)), password=None)
+        key = _serialization().load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path}: not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -76,8 +86,9 @@ def load_private_key(path: str | Path):
 def load_public_key(path: str | Path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    data = _read(Path(path))
     try:
-        key = _serialization().load_pem_public_key(_read(Path(path)))
+        key = _serialization().load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path}: not a PEM public key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
@@ -89,7 +100,10 @@ def trusted_keys(paths) -> dict[str, object]:
     """key id -> public key, for every configured public key file."""
     keys = {}
     for path in paths:
-        key = load_public_key(path)
+        try:
+            key = load_public_key(path)
+        except KeyFileError as exc:
+            raise KeyFileError(f"field 'model_store.trusted_keys': {exc}") from None
         keys[key_id(key)] = key
     return keys
 

@@ -36,6 +36,15 @@ def test_keygen_pack_sign_install_status(tmp_path, tflite_model, capsys):
     assert f"current   tiny_int8 {sha}" in capsys.readouterr().out
 
 
+def test_keygen_writes_nothing_when_the_public_key_file_is_taken(tmp_path, capsys):
+    (tmp_path / "k.pub").mkdir()
+    assert main(["model", "keygen", str(tmp_path / "k")]) == 1
+    assert capsys.readouterr().err == f"fer-edge: error: {tmp_path / 'k.pub'}: a folder; not overwriting a key\n"
+    assert not (tmp_path / "k").exists()
+    assert main(["model", "sign", str(tmp_path / "m.bundle"), "--key", str(tmp_path / "k")]) == 1
+    assert capsys.readouterr().err == f"fer-edge: error: {tmp_path / 'k'}: cannot read key (No such file or directory)\n"
+
+
 def test_signing_an_installed_bundle_and_installing_it_again_installs_the_signed_copy(tmp_path, tflite_model, capsys):
     from edge.modelstore import open_current
     from edge.signing import trusted_keys
