@@ -302,8 +302,8 @@ def secret_settings() -> set[Setting]:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # the byte-order mark Windows editors write
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
@@ -391,7 +391,7 @@ def read_password(mqtt: MqttConfig, source: str, environ: Mapping[str, str] | No
         return mqtt.model_copy(update={"password": SecretStr(read_secret(mqtt.password_file, "mqtt.password_file", source))})
     environ = os.environ if environ is None else environ
     credential = Path(environ.get("CREDENTIALS_DIRECTORY", "/nonexistent")) / CREDENTIAL
-    if not credential.is_file() or not credential.read_text().strip():
+    if not credential.is_file() or not credential.read_bytes().strip():  # bytes: read_secret names bad text
         return mqtt
     return mqtt.model_copy(update={"password": SecretStr(read_secret(credential, "mqtt.password", source))})
 

@@ -110,6 +110,15 @@ def test_the_password_comes_from_the_systemd_credential(tmp_path):
     assert load_config(None, {"CREDENTIALS_DIRECTORY": str(tmp_path)}).mqtt.password.get_secret_value() == "hunter2"
     (tmp_path / "mqtt-password").write_text("")  # what the installers leave for a broker without passwords
     assert load_config(None, {"CREDENTIALS_DIRECTORY": str(tmp_path)}).mqtt.password is None
+    (tmp_path / "mqtt-password").write_bytes("hunter2\n".encode("utf-16"))  # saved by a Windows editor
+    with pytest.raises(ConfigError, match=r"field 'mqtt.password': cannot read .*mqtt-password \(not UTF-8 text\)"):
+        load_config(None, {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "edge.toml"
+    path.write_bytes(b'\xef\xbb\xbfdevice_id = "shop-door"\n')  # Notepad's "UTF-8 with BOM"
+    assert load_config(path).device_id == "shop-door"
 
 
 def test_a_misspelled_variable_is_refused_with_the_closest_name():
