@@ -77,7 +77,11 @@ def run_agent(device: str, port: int, certs: Path, workdir: Path, messages: int,
     topics = Topics("fer", device)
     config = MqttConfig(host=LOOPBACK, port=port, username=device, tls=tls_files(certs, device))
     outbox = Outbox(workdir / f"{device}.sqlite3")
-    publisher = MqttPublisher(config, outbox, f"fer-edge-{device}", (topics.status, status_message(device, "load", "offline", 0)),
+
+    def will():
+        return topics.status, status_message(device, "load", "offline", 0)
+
+    publisher = MqttPublisher(config, outbox, f"fer-edge-{device}", will,
                               on_connect=lambda: [])
     publisher.start()
     if not wait_until(lambda: publisher.connected, 30):

@@ -81,7 +81,7 @@ def one_round(broker: LocalMosquitto, workdir: Path, args, commit_seconds: float
     counter = Counter(broker)
     config = MqttConfig(host=broker.host, port=broker.port)
     publisher = MqttPublisher(config, make_outbox(path, commit_seconds), "fer-edge-bench",
-                              ("fer/bench/status", {"state": "offline"}), on_connect=lambda: [])
+                              lambda: ("fer/bench/status", {"state": "offline"}), on_connect=lambda: [])
     publisher.start()
     if not publisher.flush(10) or not wait(lambda: publisher.connected, 10):
         raise SystemExit(f"{PROG}: error: the publisher did not connect")
