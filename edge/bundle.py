@@ -207,12 +207,16 @@ def from_members(source: str, members: dict[str, bytes]) -> Bundle:
         raise BundleError(f"{source}: {MANIFEST} or {SIGNATURE} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{source}: {MANIFEST}: format is not {FORMAT!r}")
-    if set(manifest.get("parts", {})) != set(PARTS) or not usable_tolerance(manifest.get("tolerance")):
-        raise BundleError(f"{source}: {MANIFEST}: needs parts {', '.join(PARTS)} and a tolerance between 0 and 1")
+    listed = manifest.get("parts")
+    if not (isinstance(listed, dict) and set(listed) == set(PARTS) and all(isinstance(v, str) for v in listed.values())
+            and usable_tolerance(manifest.get("tolerance"))):
+        raise BundleError(f"{source}: {MANIFEST}: needs parts {', '.join(PARTS)} (each to its sha256) and a "
+                          "tolerance between 0 and 1")
     if not isinstance(manifest.get("model_id"), str) or not manifest["model_id"]:
         raise BundleError(f"{source}: {MANIFEST}: needs a model_id, as text")
-    if signature is not None and not (isinstance(signature, dict) and {"key_id", "signature"} <= set(signature)):
-        raise BundleError(f"{source}: {SIGNATURE}: needs key_id and signature")
+    if signature is not None and not (isinstance(signature, dict) and {"key_id", "signature"} <= set(signature)
+                                      and all(isinstance(signature[k], str) for k in ("key_id", "signature"))):
+        raise BundleError(f"{source}: {SIGNATURE}: needs key_id and signature, as text")
     parts = {name: members[name] for name in PARTS}
     return Bundle(source, members[MANIFEST], parts, signature)
 

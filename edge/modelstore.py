@@ -206,10 +206,17 @@ def write_rollback(store: Path, rollback: dict) -> None:
 
 
 def read_rollback(store: Path) -> dict | None:
+    """The recorded rollback, or None; also None for a file not as write_rollback writes it (edited by hand)."""
     try:
-        return json.loads((store / ROLLBACK).read_text())
-    except (OSError, json.JSONDecodeError):
+        rollback = json.loads((store / ROLLBACK).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
+    sides_ok = isinstance(rollback, dict) and all(
+        isinstance(rollback.get(side), dict) and isinstance(rollback[side].get("model"), str) for side in ("from", "to"))
+    if not (sides_ok and isinstance(rollback.get("reason"), str) and isinstance(rollback.get("at"), str)):
+        logger.warning("%s: not a rollback record fer-edge wrote; ignored", store / ROLLBACK)
+        return None
+    return rollback
 
 
 def open_running_model(classifier_config, store_config) -> RunningModel:

@@ -91,6 +91,17 @@ def test_an_unsigned_bundle_is_one_error_line_and_nothing_changes(tmp_path, tfli
     assert not (tmp_path / "store" / "current").exists()
 
 
+def test_status_reads_past_a_rollback_record_edited_by_hand(tmp_path, tflite_model, capsys):
+    bundle, config = tmp_path / "m.bundle", config_file(tmp_path)
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    main(["model", "install", str(bundle), "--config", str(config), "--no-restart"])
+    (tmp_path / "store" / "rollback.json").write_text('{"from": {}}')
+    capsys.readouterr()
+    assert main(["model", "status", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("current   tiny_int8 ") and "rollback" not in out and "Traceback" not in err
+
+
 def test_status_fails_when_the_expected_model_is_not_current(tmp_path, capsys):
     config = config_file(tmp_path)
     assert main(["model", "status", "--config", str(config), "--expect-sha256", "0" * 64]) == 1
@@ -103,10 +114,15 @@ def test_a_bundle_that_is_no_tar_is_named(tmp_path, tflite_model, capsys):
     assert capsys.readouterr().err.startswith(f"fer-edge: error: {tmp_path / 'x.bundle'}: not a model bundle")
 
 
+PARTS_AND_TOLERANCE = ("needs parts model.tflite, model.json, verify.json, golden.npz (each to its sha256) and a "
+                       "tolerance between 0 and 1")
+
+
 @pytest.mark.parametrize("change, complaint", [
     ({"model_id": None}, "needs a model_id, as text"),
-    ({"tolerance": float("nan")},
-     "needs parts model.tflite, model.json, verify.json, golden.npz and a tolerance between 0 and 1"),
+    ({"tolerance": float("nan")}, PARTS_AND_TOLERANCE),
+    ({"parts": ["model.tflite", "model.json", "verify.json", "golden.npz"]}, PARTS_AND_TOLERANCE),
+    ({"parts": dict.fromkeys(["model.tflite", "model.json", "verify.json", "golden.npz"], 1)}, PARTS_AND_TOLERANCE),
 ])
 def test_a_manifest_without_a_model_id_or_a_usable_tolerance_is_refused(tmp_path, tflite_model, capsys, change,
                                                                          complaint):
