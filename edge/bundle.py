@@ -175,15 +175,20 @@ def write_bundle(path: Path, bundle: Bundle) -> Path:
     if path.is_dir():
         raise BundleError(f"{path}: a folder; name the bundle file to write")
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name, data in bundle.members().items():
-                info = tarfile.TarInfo(name)
-                info.size, info.mode, info.mtime = len(data), 0o644, 0
-                tar.addfile(info, io.BytesIO(data))
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as handle:
+            with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for name, data in bundle.members().items():
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode, info.mtime = len(data), 0o644, 0
+                    tar.addfile(info, io.BytesIO(data))
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        where = "its folder does not exist" if not path.parent.is_dir() else exc.strerror
+        raise BundleError(f"{path}: cannot write the bundle ({where})") from None
     return path
 
 

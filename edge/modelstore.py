@@ -149,13 +149,20 @@ def install(bundle_path: Path, store: Path, keys: dict, make_classifier) -> tupl
     """Verify a bundle, stage it, check its golden faces with the staged model, then switch to it."""
     bundle = read_bundle(bundle_path)
     verify(bundle, keys)
-    staged = stage(bundle, store)
+    if store.exists() and not store.is_dir():
+        raise ModelError(f"field 'model_store.path': {store} is a file, not the folder of installed models")
+    staged = store / (STAGING_PREFIX + bundle.folder_name)
     try:
+        stage(bundle, store)
         gap = check_golden(make_classifier(staged / MODEL), bundle)
+        commit(store, staged)
+    except OSError as exc:  # a full disk, a read-only store: the store is named, and nothing half-written stays
+        shutil.rmtree(staged, ignore_errors=True)
+        raise ModelError(f"{store}: cannot install {bundle_path} ({exc.strerror}); the running model is unchanged") \
+            from None
     except BaseException:
-        shutil.rmtree(staged)
+        shutil.rmtree(staged, ignore_errors=True)
         raise
-    commit(store, staged)
     return bundle, gap
 
 

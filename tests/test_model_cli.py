@@ -91,6 +91,30 @@ def test_an_unsigned_bundle_is_one_error_line_and_nothing_changes(tmp_path, tfli
     assert not (tmp_path / "store" / "current").exists()
 
 
+def test_an_install_the_disk_cannot_hold_is_named_and_leaves_nothing(tmp_path, tflite_model, capsys, small_disk):
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    store = small_disk("64k") / "store"
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--model-store-path", str(store), "--no-restart"]) == 1
+    assert capsys.readouterr().err == (f"fer-edge: error: {store}: cannot install {bundle} (No space left on device); "
+                                       "the running model is unchanged\n")
+    assert list(store.iterdir()) == []
+
+
+def test_a_store_path_that_is_a_file_and_a_bundle_into_a_missing_folder_are_named(tmp_path, tflite_model, capsys):
+    bundle = tmp_path / "m.bundle"
+    assert main(["model", "pack", str(tflite_model), "-o", str(tmp_path / "gone" / "m.bundle")]) == 1
+    assert capsys.readouterr().err == (f"fer-edge: error: {tmp_path / 'gone' / 'm.bundle'}: cannot write the bundle "
+                                       "(its folder does not exist)\n")
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    (tmp_path / "notes").write_text("not a store")
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--model-store-path", str(tmp_path / "notes"), "--no-restart"]) == 1
+    assert capsys.readouterr().err == (f"fer-edge: error: field 'model_store.path': {tmp_path / 'notes'} is a file, "
+                                       "not the folder of installed models\n")
+
+
 def test_status_reads_past_a_rollback_record_edited_by_hand(tmp_path, tflite_model, capsys):
     bundle, config = tmp_path / "m.bundle", config_file(tmp_path)
     main(["model", "pack", str(tflite_model), "-o", str(bundle)])
