@@ -214,3 +214,16 @@ def test_a_run_dir_that_is_a_file_is_one_line(tmp_path, capsys):
     taken.write_text("not a run")
     assert main(["--data", str(tmp_path / "never-read.csv"), "--run-dir", str(taken)]) == 1
     assert capsys.readouterr().err == f"fer-train: error: {taken}: a file, not a folder; --run-dir names the folder the run writes into\n"
+
+
+def test_a_full_disk_is_one_line_that_says_how_to_go_on(tmp_path, tiny_fer_csv, capsys, small_disk):
+    run = small_disk("96k") / "run"
+    argv = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "2", *TINY_FLAGS]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"fer-train: error: {run}: cannot write the run (") and "No space left on device" in err
+    resumable = (run / "last.keras").is_file()
+    assert err.endswith(f"--resume {run / 'last.keras'} goes on from the last saved epoch" if resumable
+                        else "make room, then run again with --overwrite")
+    assert main(argv) == 1  # the same command again: what it says is what is there
+    assert ("--resume" in capsys.readouterr().err.splitlines()[-1]) == resumable

@@ -58,6 +58,20 @@ def train(options: TrainOptions, data: Fer2013 | None = None) -> dict:
         crop_augment=CropAugment() if options.crop_augment else None,
     )
     model, initial_epoch = _model_to_train(options, len(batches))
+    try:
+        return _fit_and_report(options, data, model, initial_epoch, batches, (x_val, y_val), run_dir)
+    except OSError as exc:  # a full disk or a read-only folder, met while writing the run
+        where = f"{exc.filename}: " if exc.filename else ""
+        remedy = (f"--resume {run_dir / LAST_CHECKPOINT} goes on from the last saved epoch"
+                  if (run_dir / LAST_CHECKPOINT).is_file() else "then run again with --overwrite")
+        raise RunDirError(f"{run_dir}: cannot write the run ({where}{exc.strerror}); make room, {remedy}") from None
+
+
+def _fit_and_report(options: TrainOptions, data: Fer2013, model, initial_epoch: int, batches, validation,
+                    run_dir: Path) -> dict:
+    import keras
+
+    x_val, y_val = validation
     run_dir.mkdir(parents=True, exist_ok=True)
     write_dataset_analysis(run_dir, data.class_counts())
     started = time.monotonic()
@@ -100,8 +114,9 @@ def check_run_dir(options: TrainOptions, continuable: bool = True) -> Path:
         raise RunDirError(f"{run_dir}: a file, not a folder; --run-dir names the folder the run writes into")
     earlier = [name for name in (BEST_MODEL, LAST_CHECKPOINT, HISTORY) if (run_dir / name).exists()]
     if earlier and not options.resume and not options.overwrite:
-        remedy = (f"--resume {run_dir / LAST_CHECKPOINT} continues it, --overwrite replaces it, or choose another "
-                  "--run-dir" if continuable else "choose another --run-dir")
+        resume = f"--resume {run_dir / LAST_CHECKPOINT} continues it, " if (run_dir / LAST_CHECKPOINT).is_file() else ""
+        remedy = (f"{resume}--overwrite replaces it, or choose another --run-dir" if continuable
+                  else "choose another --run-dir")
         raise RunDirError(f"{run_dir} already holds a run ({', '.join(earlier)}): {remedy}")
     return run_dir
 
