@@ -110,6 +110,21 @@ def test_calibration_file_without_usable_rows(tiny_run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("change, complaint", [
+    ({"filters": "8"}, "filters must be a whole number, got '8'"),
+    ({"dense_units": 16}, "dense_units must be a list of whole numbers, got 16"),
+])
+def test_metadata_options_of_the_wrong_type_are_one_line(tiny_run, tmp_path, change, complaint, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes((tiny_run / "model.keras").read_bytes())
+    metadata = json.loads((tiny_run / "metadata.json").read_text())
+    metadata["options"].update(change)
+    (run / "metadata.json").write_text(json.dumps(metadata))
+    err = error_of([str(run), "--int8", "-o", str(tmp_path / "m.tflite")], capsys)
+    assert err == f"fer-convert: error: {run / 'metadata.json'}: field 'options': {complaint}"
+
+
+@pytest.mark.parametrize("change, complaint", [
     ({"filters": 12}, "layer 'block1_conv1': the options build weights of shape (3, 3, 1, 12), "
                       "the model's are (3, 3, 1, 8)"),
     ({"dense_units": [16, 16]}, "the options build a layer 'dense2' that the model does not have"),

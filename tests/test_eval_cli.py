@@ -29,3 +29,9 @@ def test_haar_margin_outside_the_agents_bounds_is_refused(value, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["model.tflite", "--haar", "--margin", value])
     assert stop.value.code == 2 and "argument --margin: must be between 0 and 0.5" in capsys.readouterr().err
+
+
+def test_a_folder_without_a_model_is_named_so(tmp_path, tiny_fer_csv, capsys):
+    assert main([str(tmp_path), "--data", str(tiny_fer_csv)]) == 1
+    assert capsys.readouterr().err == (f"fer-eval: error: {tmp_path}: a folder without model.keras; give a fer-train "
+                                       "run directory or a .keras or .tflite file\n")

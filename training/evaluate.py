@@ -41,6 +41,9 @@ def predict_file(model_path: Path, faces: np.ndarray, flip_average: bool | None 
     if not model_path.exists():
         raise ModelError(f"{model_path}: no such model file")
     if model_path.is_dir():
+        if not (model_path / "model.keras").is_file():
+            raise ModelError(f"{model_path}: a folder without model.keras; give a fer-train run directory or a "
+                             ".keras or .tflite file")
         model_path = model_path / "model.keras"
     if model_path.suffix == ".tflite":
         from edge.classifier import TFLiteEmotionClassifier

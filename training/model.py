@@ -47,6 +47,17 @@ class ModelOptions:
     --no-augment turns it off."""
 
     def __post_init__(self) -> None:
+        for name, kind in (("conv_blocks", int), ("convs_per_block", int), ("filters", int), ("lstm_units", int),
+                           ("conv_dropout", float), ("dense_dropout", float), ("bn_momentum", float),
+                           ("attention", bool), ("augment", bool)):
+            value = getattr(self, name)  # a hand-edited sidecar's "8" or true would fail deep inside Keras
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not (isinstance(value, bool) if kind is bool else number and (kind is float or isinstance(value, int))):
+                wanted = {bool: "true or false", int: "a whole number", float: "a number"}[kind]
+                raise ValueError(f"{name} must be {wanted}, got {value!r}")
+        if not (isinstance(self.dense_units, list) and all(isinstance(u, int) and not isinstance(u, bool)
+                                                           for u in self.dense_units)):
+            raise ValueError(f"dense_units must be a list of whole numbers, got {self.dense_units!r}")
         if self.arch not in ARCHS:
             raise ValueError(f"arch {self.arch!r} is not one of {', '.join(ARCHS)}")
         if self.arch != "bilstm" and not 0 < self.conv_blocks <= 5:
