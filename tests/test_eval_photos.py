@@ -74,6 +74,25 @@ def test_bad_label_rows_name_the_line(tmp_path, tflite_model, face_photos, capsy
     assert err.startswith("fer-eval: error: ") and __import__("re").search(message, err) and "Traceback" not in err
 
 
+def test_labels_csv_names_a_photo_listed_twice_and_a_row_without_label(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "labels.csv").write_text("path, label\na.png, happy\n./a.png,sad\n")
+    with pytest.raises(DataError, match=r"labels.csv: line 3: ./a.png is listed on line 2 already"):
+        read_labelled_photos(tmp_path)
+    (tmp_path / "labels.csv").write_text("path,label\na.png,\n")
+    with pytest.raises(DataError, match=r"labels.csv: line 2: no label; expected one of angry"):
+        read_labelled_photos(tmp_path)
+
+
+def test_class_folders_take_photos_below_them_and_skip_hidden_ones(tmp_path):
+    for folder in ("happy", "happy/2024", "happy/.thumbnails", ".thumbnails", "sad"):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "a.png"), np.zeros((8, 8), np.uint8))
+    photos = read_labelled_photos(tmp_path)
+    assert sorted(str(p.relative_to(tmp_path)) for p in photos.paths) == ["happy/2024/a.png", "happy/a.png", "sad/a.png"]
+    assert sorted(photos.labels.tolist()) == [EMOTIONS.index("happy")] * 2 + [EMOTIONS.index("sad")]
+
+
 def test_an_unclosed_quote_in_labels_csv_names_the_line_it_opens_on(tmp_path):
     for name in ("a.png", "b.png"):
         cv2.imwrite(str(tmp_path / name), np.zeros((8, 8), np.uint8))

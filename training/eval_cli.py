@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", type=Path, help="run directory, model.keras, or a .tflite with its .json sidecar")
     parser.add_argument("--data", type=Path, help="fer2013.csv(.gz) or image-folder tree (default: $FER2013)")
-    parser.add_argument("--photos", type=Path, help="instead of FER2013: a folder of your own photos, labelled by a labels.csv (path,label) or one sub-folder per class; each photo goes through the edge agent's own detector, crop and classifier, and the largest face found is scored (a photo without a face counts as wrong)")
+    parser.add_argument("--photos", type=Path, help="instead of FER2013: a folder of your own photos, labelled by a labels.csv (path,label) or one sub-folder per class (photos in folders below it count too, hidden folders do not); each photo goes through the edge agent's own detector, crop and classifier, and the largest face found is scored (a photo without a face counts as wrong)")
     parser.add_argument("--config", type=Path, help="with --photos: the agent's edge.toml, whose [detector] settings are used (default: the agent's defaults; FER_EDGE_DETECTOR_* variables apply as for the agent)")
     parser.add_argument("--split", choices=USAGES, default="PrivateTest", help="which Usage rows to evaluate on")
     parser.add_argument("--out", type=Path, help="report directory (default: runs/eval/<model name>/ under the current folder)")

@@ -1,7 +1,7 @@
 """A user's own labelled photos, and the faces the edge agent would take from them.
 
 A folder of photos is labelled either by a `labels.csv` (columns `path,label`, paths relative to the folder) or
-by one sub-folder per class (`happy/*.jpg`, ...). Each photo goes through the agent's own path: grayscale, the
+by one sub-folder per class (`happy/*.jpg`, ..., photos in folders below them included; hidden ones skipped). Each photo goes through the agent's own path: grayscale, the
 configured face detector (edge/detector.py), the crop the model's framing asks for (edge/framing.py, as the agent
 applies it); the largest face found is the photo's face.
 """
@@ -44,35 +44,44 @@ def read_labelled_photos(folder: Path) -> LabelledPhotos:
 
 
 def _from_labels_csv(listing: Path) -> LabelledPhotos:
-    paths, labels = [], []
+    paths, labels, listed_on = [], [], {}
     with open_text(listing) as lines:
         header, records = csv_records(lines, listing)
+        header = [name.strip() for name in header]  # "path, label" as a spreadsheet may write it
         if not {"path", "label"} <= set(header):
             raise DataError(f"{listing}: line 1: expected the columns path,label, got {header}")
         for line, record in records:
+            record = {key.strip() if isinstance(key, str) else key: value for key, value in record.items()}
             where = f"{listing}: line {line}"
             if any(value.strip() for value in record.get(None, [])):  # values beyond the header
                 raise DataError(f"{where}: {len(header) + len(record[None])} values, but the header "
                                 f"names {len(header)} columns ({','.join(header)})")
+            if not (record["label"] or "").strip():
+                raise DataError(f"{where}: no label; expected one of {', '.join(EMOTIONS)}")
             try:
-                labels.append(label_index(record["label"] or ""))
+                labels.append(label_index(record["label"]))
             except ValueError as exc:
                 raise DataError(f"{where}: {exc}") from None
             path = listing.parent / (record["path"] or "").strip()
             if not path.is_file():
                 raise DataError(f"{where}: {path}: no such photo")
+            if path.resolve() in listed_on:  # twice would count it twice, under two labels perhaps
+                raise DataError(f"{where}: {record['path'].strip()} is listed on line {listed_on[path.resolve()]} "
+                                "already")
+            listed_on[path.resolve()] = line
             paths.append(path)
     return LabelledPhotos(paths, np.array(labels, np.int64))
 
 
 def _from_class_folders(folder: Path) -> LabelledPhotos:
     paths, labels = [], []
-    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
             label = label_index(class_dir.name)
         except ValueError as exc:
             raise DataError(f"{class_dir}: {exc}") from None
-        found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        found = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(class_dir).parts))
         paths += found
         labels += [label] * len(found)
     return LabelledPhotos(paths, np.array(labels, np.int64))
