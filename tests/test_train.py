@@ -227,3 +227,21 @@ def test_a_full_disk_is_one_line_that_says_how_to_go_on(tmp_path, tiny_fer_csv, 
                         else "make room, then run again with --overwrite")
     assert main(argv) == 1  # the same command again: what it says is what is there
     assert ("--resume" in capsys.readouterr().err.splitlines()[-1]) == resumable
+
+
+def test_resume_names_a_history_line_a_killed_run_left_half_written(tmp_path, tiny_fer_csv, capsys):
+    run = tmp_path / "run"
+    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "3", *TINY_FLAGS]
+    assert main([*flags, "--session-minutes", "0.0001"]) == 0
+    history = run / "history.csv"
+    whole = history.read_text()
+    history.write_text(whole.rstrip("\r\n"))  # killed before the line end: the next epoch must start a new line
+    assert main([*flags, "--resume", str(run / "last.keras"), "--session-minutes", "0.0001"]) == 0
+    columns = len(whole.splitlines()[0].split(","))
+    assert [len(line.split(",")) for line in history.read_text().splitlines()] == [columns] * 3
+    history.write_text(whole + "1,0.2,1.9")  # killed mid-row
+    capsys.readouterr()
+    assert main([*flags, "--resume", str(run / "last.keras")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"fer-train: error: {history}: line 3 is not a whole epoch's row ('1,0.2,1.9'); the run was stopped while "
+        "writing it? Delete that line (and any after it) and resume again")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import FerEdgeError, ModelError
+from edge.errors import DataError, FerEdgeError, ModelError
 from edge.framing import Framing
 from edge.labels import EMOTIONS, NUM_CLASSES
 from edge.metadata import ModelMetadata, file_sha256, write_metadata
@@ -139,6 +139,7 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
         if difference:
             raise ModelError(f"--resume {options.resume}: these flags build another network ({difference}); "
                              "give the network flags the run started with")
+        check_history(Path(options.run_dir) / HISTORY)
         done = _epochs_done(Path(options.run_dir) / HISTORY)
         logger.info("resuming %s after epoch %d", options.resume, done)
         if not model.compiled:
@@ -273,6 +274,32 @@ def write_stage_history(options: TrainOptions, run_dir: Path) -> list[dict]:
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+def check_history(history: Path) -> None:
+    """Before a resume: DataError naming a line of history.csv that is no whole epoch's row (a run killed while
+    writing it); a last row without its line end gets one, so the next epoch is not appended to it."""
+    if not history.exists():
+        return
+    text = history.read_text(errors="replace")
+    lines = text.splitlines()
+    columns = len(lines[0].split(",")) if lines else 0
+    for number, line in enumerate(lines[1:], 2):
+        values = line.split(",")
+        if len(values) != columns or not all(_is_number(value) for value in values):
+            raise DataError(f"{history}: line {number} is not a whole epoch's row ({line[:40]!r}); the run was "
+                            "stopped while writing it? Delete that line (and any after it) and resume again")
+    if text and not text.endswith("\n"):
+        with open(history, "a", newline="") as handle:
+            handle.write("\r\n")  # what csv (and Keras' CSVLogger) ends a row with
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def best_val_accuracy(history: Path) -> float | None:
