@@ -245,3 +245,15 @@ def test_resume_names_a_history_line_a_killed_run_left_half_written(tmp_path, ti
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"fer-train: error: {history}: line 3 is not a whole epoch's row ('1,0.2,1.9'); the run was stopped while "
         "writing it? Delete that line (and any after it) and resume again")
+
+
+def test_resuming_a_run_that_has_all_its_epochs_asks_for_more(tmp_path, tiny_fer_csv, capsys):
+    run = tmp_path / "run"
+    flags = ["--data", str(tiny_fer_csv), "--run-dir", str(run), "--epochs", "1", *TINY_FLAGS]
+    assert main(flags) == 0
+    sittings = (run / "sittings.csv").read_text()
+    assert main([*flags, "--resume", str(run / "last.keras")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"fer-train: error: --resume {run / 'last.keras'}: {run} ran 1 epoch already, and --epochs is 1; "
+        "raise --epochs to train on (its schedule is laid over --epochs)")
+    assert (run / "sittings.csv").read_text() == sittings

@@ -141,6 +141,9 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
                              "give the network flags the run started with")
         check_history(Path(options.run_dir) / HISTORY)
         done = _epochs_done(Path(options.run_dir) / HISTORY)
+        if done >= options.epochs:
+            raise ModelError(f"--resume {options.resume}: {options.run_dir} ran {done} epoch{'s' * (done != 1)} already, and --epochs is "
+                             f"{options.epochs}; raise --epochs to train on (its schedule is laid over --epochs)")
         logger.info("resuming %s after epoch %d", options.resume, done)
         if not model.compiled:
             _compile(model, options, steps_per_epoch)
