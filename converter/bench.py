@@ -138,7 +138,8 @@ def run(args) -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(numbers | {k: asdict(m) for k, m in results.items()}, indent=2) + "\n")
         except OSError as exc:
-            raise ModelError(f"--json {args.json}: cannot write ({exc.strerror}); the table above has the numbers") from None
+            raise ModelError(f"--json {args.json}: cannot write ({exc.strerror}); the table above has the numbers") \
+                from None
     return 0
 
 

@@ -187,7 +187,8 @@ def check_config(args: argparse.Namespace) -> int:
     camera, mqtt = config.camera, config.mqtt
     print(
         f"{path or 'defaults'}: ok (device {config.device_id}, trigger {config.trigger.kind}, "
-        f"camera {camera.kind} {camera.source}, detector {config.detector.kind}, {model}, broker {mqtt.host}:{mqtt.port})"
+        f"camera {camera.kind} {camera.source}, detector {config.detector.kind}, {model}, "
+        f"broker {mqtt.host}:{mqtt.port})"
     )
     return 0
 

@@ -217,7 +217,8 @@ class OutboxConfig(Section):
     @classmethod
     def _a_file(cls, path: Path) -> Path:
         if path.is_dir():
-            raise ValueError(f"{path} is a folder; name the SQLite file the outbox keeps, e.g. {path / 'outbox.sqlite3'}")
+            raise ValueError(f"{path} is a folder; name the SQLite file the outbox keeps, "
+                             f"e.g. {path / 'outbox.sqlite3'}")
         return path
 
 

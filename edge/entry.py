@@ -3,8 +3,9 @@
 fer-train, fer-eval, fer-convert, fer-bench and fer-soup need the `train` extra (TensorFlow, scikit-learn, matplotlib),
 which a Pi does not have. Each entry point here checks that those are installed before importing the command,
 so that their absence ends in one line naming the extra, not a ModuleNotFoundError traceback; and it imports
-TensorFlow with its C++ start-up banners kept off the terminal (unless fer-convert's or fer-bench's -v/--verbose, or TF_CPP_MIN_LOG_LEVEL
-is 0 or 1), since TensorFlow prints them while being imported, before any of our logging is set up.
+TensorFlow with its C++ start-up banners kept off the terminal (unless fer-convert's or fer-bench's -v/--verbose,
+or TF_CPP_MIN_LOG_LEVEL is 0 or 1), since TensorFlow prints them while being imported, before any of our logging
+is set up.
 """
 
 from __future__ import annotations

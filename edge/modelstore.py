@@ -219,7 +219,8 @@ def read_rollback(store: Path) -> dict | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     sides_ok = isinstance(rollback, dict) and all(
-        isinstance(rollback.get(side), dict) and isinstance(rollback[side].get("model"), str) for side in ("from", "to"))
+        isinstance(rollback.get(side), dict) and isinstance(rollback[side].get("model"), str)
+        for side in ("from", "to"))
     if not (sides_ok and isinstance(rollback.get("reason"), str) and isinstance(rollback.get("at"), str)):
         logger.warning("%s: not a rollback record fer-edge wrote; ignored", store / ROLLBACK)
         return None

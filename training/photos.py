@@ -1,7 +1,8 @@
 """A user's own labelled photos, and the faces the edge agent would take from them.
 
 A folder of photos is labelled either by a `labels.csv` (columns `path,label`, paths relative to the folder) or
-by one sub-folder per class (`happy/*.jpg`, ..., photos in folders below them included; hidden ones skipped). Each photo goes through the agent's own path: grayscale, the
+by one sub-folder per class (`happy/*.jpg`, ..., photos in folders below them included; hidden ones
+skipped). Each photo goes through the agent's own path: grayscale, the
 configured face detector (edge/detector.py), the crop the model's framing asks for (edge/framing.py, as the agent
 applies it); the largest face found is the photo's face.
 """

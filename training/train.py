@@ -142,8 +142,9 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
         check_history(Path(options.run_dir) / HISTORY)
         done = _epochs_done(Path(options.run_dir) / HISTORY)
         if done >= options.epochs:
-            raise ModelError(f"--resume {options.resume}: {options.run_dir} ran {done} epoch{'s' * (done != 1)} already, and --epochs is "
-                             f"{options.epochs}; raise --epochs to train on (its schedule is laid over --epochs)")
+            raise ModelError(f"--resume {options.resume}: {options.run_dir} ran {done} epoch{'s' * (done != 1)} "
+                             f"already, and --epochs is {options.epochs}; raise --epochs to train on (its schedule "
+                             "is laid over --epochs)")
         logger.info("resuming %s after epoch %d", options.resume, done)
         if not model.compiled:
             _compile(model, options, steps_per_epoch)
@@ -154,7 +155,8 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
     model = build_model(options.model)
     if options.init_from:
         if str(options.init_from).endswith(".keras"):  # a whole model: name a network other than these flags build
-            source = _loaded("--init-from", options.init_from, lambda path: keras.models.load_model(path, compile=False))
+            source = _loaded("--init-from", options.init_from,
+                             lambda path: keras.models.load_model(path, compile=False))
             difference = network_difference(model, source)
             if difference:
                 raise ModelError(f"--init-from {options.init_from}: these flags build another network ({difference}); "
@@ -365,7 +367,8 @@ def finish_run(options: TrainOptions, data: Fer2013, model, run_dir: Path, secon
         probabilities = keras_probabilities(model, images, flip_average)
         metrics[split] = write_evaluation(run_dir, labels, probabilities, split)
         logger.info("%s accuracy %.4f, macro F1 %.4f", split, metrics[split]["accuracy"], metrics[split]["macro_f1"])
-    metrics = {split: {k: m[k] for k in ("samples", "accuracy", "macro_f1", "weighted_f1")} for split, m in metrics.items()}
+    metrics = {split: {k: m[k] for k in ("samples", "accuracy", "macro_f1", "weighted_f1")}
+               for split, m in metrics.items()}
     metadata = run_metadata(options, data, model, run_dir, seconds, flip_average, flip_choice, metrics)
     write_metadata(run_dir, metadata)
     return metadata.model_dump(mode="json")
