@@ -64,8 +64,26 @@ def model_bytes(kind: str, given: Path | None, twin, calibration) -> bytes:
     if given is not None:
         if not given.is_file():
             raise ModelError(f"{given}: no such file")
-        return given.read_bytes()
+        content = given.read_bytes()
+        if not content:
+            raise ModelError(f"{given}: an empty file, not a TFLite model")
+        takes = input_dtype(content)
+        if takes is not None and takes != ("int8" if kind == "int8" else "float32"):
+            raise ModelError(f"{given}: its input is {takes}, so it is no {kind} model; give it to the other flag "
+                             "(--int8 takes fer-convert --int8's output, --float32 a float one)")
+        return content
     return to_tflite(twin, kind, calibration() if kind == "int8" else None)
+
+
+def input_dtype(content: bytes) -> str | None:
+    """The input tensor's dtype of a TFLite model, or None for bytes the interpreter cannot read (named later)."""
+    from edge.runtime import interpreter_class
+
+    try:
+        detail = interpreter_class()[1](model_content=content).get_input_details()[0]
+    except (ValueError, RuntimeError):
+        return None
+    return np.dtype(detail["dtype"]).name
 
 
 def format_table(name: str, params: int, macs: int, results: dict[str, Measurement], runs: int) -> str:

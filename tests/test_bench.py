@@ -48,3 +48,12 @@ def test_bench_refuses_metadata_for_another_network_in_one_line(tiny_run, tmp_pa
     assert main([str(run)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"fer-bench: error: {run / 'metadata.json'}: field 'options' does not")
+
+
+def test_bench_refuses_a_model_given_to_the_wrong_flag_or_an_empty_file(tiny_run, tflite_model_float, tmp_path, capsys):
+    assert main([str(tiny_run), "--int8", str(tflite_model_float), "--runs", "1"]) == 1
+    assert capsys.readouterr().err.startswith(f"fer-bench: error: {tflite_model_float}: its input is float32, so it "
+                                              "is no int8 model; give it to the other flag")
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    assert main([str(tiny_run), "--float32", str(tmp_path / "empty.tflite"), "--runs", "1"]) == 1
+    assert capsys.readouterr().err == f"fer-bench: error: {tmp_path / 'empty.tflite'}: an empty file, not a TFLite model\n"
