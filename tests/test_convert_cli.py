@@ -109,17 +109,23 @@ def test_calibration_file_without_usable_rows(tiny_run, tmp_path, capsys):
     assert leftovers(tmp_path) == ["empty.csv"]
 
 
-@pytest.mark.parametrize("change, complaint", [
-    ({"filters": "8"}, "filters must be a whole number, got '8'"),
-    ({"dense_units": 16}, "dense_units must be a list of whole numbers, got 16"),
-])
-def test_metadata_options_of_the_wrong_type_are_one_line(tiny_run, tmp_path, change, complaint, capsys):
+def run_with_options(tiny_run, tmp_path, change: dict):
+    """A copy of tiny_run whose sidecar's options have `change` applied."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.keras").write_bytes((tiny_run / "model.keras").read_bytes())
     metadata = json.loads((tiny_run / "metadata.json").read_text())
     metadata["options"].update(change)
     (run / "metadata.json").write_text(json.dumps(metadata))
+    return run
+
+
+@pytest.mark.parametrize("change, complaint", [
+    ({"filters": "8"}, "filters must be a whole number, got '8'"),
+    ({"dense_units": 16}, "dense_units must be a list of whole numbers, got 16"),
+])
+def test_metadata_options_of_the_wrong_type_are_one_line(tiny_run, tmp_path, change, complaint, capsys):
+    run = run_with_options(tiny_run, tmp_path, change)
     err = error_of([str(run), "--int8", "-o", str(tmp_path / "m.tflite")], capsys)
     assert err == f"fer-convert: error: {run / 'metadata.json'}: field 'options': {complaint}"
 
@@ -130,12 +136,7 @@ def test_metadata_options_of_the_wrong_type_are_one_line(tiny_run, tmp_path, cha
     ({"dense_units": [16, 16]}, "the options build a layer 'dense2' that the model does not have"),
 ])
 def test_metadata_options_that_build_another_network_are_refused(tiny_run, tmp_path, change, complaint, capsys):
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "model.keras").write_bytes((tiny_run / "model.keras").read_bytes())
-    metadata = json.loads((tiny_run / "metadata.json").read_text())
-    metadata["options"].update(change)
-    (run / "metadata.json").write_text(json.dumps(metadata))
+    run = run_with_options(tiny_run, tmp_path, change)
     err = error_of([str(run), "--int8", "-o", str(tmp_path / "m.tflite")], capsys)
     assert err == (f"fer-convert: error: {run / 'metadata.json'}: field 'options' does not describe "
                    f"{run / 'model.keras'}: {complaint}; give the metadata fer-train wrote for this model")
