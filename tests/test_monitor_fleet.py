@@ -33,6 +33,17 @@ def test_render_without_color_is_plain_text():
     assert "10s" in text.splitlines()[1]
 
 
+def test_long_device_names_stay_apart_and_the_columns_in_line():
+    fleet = Fleet()
+    names = ["camera-building-A-1", "camera-building-A-2", "loading-dock-camera-north-entrance-42-left-side-01"]
+    for name in names:
+        feed(fleet, f"fer/{name}/status", status(name, "online", 90), at=90.0)
+    rows = render(fleet, now=100.0, color=False).splitlines()[1:4]
+    assert [row.split()[0] for row in rows] == ["camera-building-A-1", "camera-building-A-2",
+                                                "loading-dock-camera-north-entranc…ide-01"]
+    assert len({row.index("online") for row in rows}) == 1
+
+
 def test_online_device_turns_stale_after_three_missed_health_reports():
     fleet = Fleet()
     feed(fleet, "fer/pi-01/status", status("pi-01", "online", 100, HEALTH, expire_after=3 * 60), at=100.0)

@@ -89,11 +89,20 @@ def expiry(record: Record) -> float | None:
     return min(sent, record.received_at) + expire_after
 
 
+DEVICE_WIDTH = 40  # the widest device column; a longer name keeps its start and its end
+
+
+def shortened(name: str, width: int) -> str:
+    """`name` in `width` characters: its start, an ellipsis and its last 6 (camera-building-A-1 and -2 differ there)."""
+    return name if len(name) <= width else name[: width - 7] + "…" + name[-6:]
+
+
 def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
     """The table as text; with color, ANSI-styled and starting with a clear-screen sequence."""
     now = time.time() if now is None else now
     style = (lambda code, text: f"{code}{text}{RESET}") if color else (lambda code, text: text)
-    header = f"{'device':<18}{'state':<9}{'fps':>5}{'queue':>7}  {'last emotion':<20}{'seen':>7}{'events':>8}{'faces':>7}  {'model':<{MODEL_WIDTH}}" + " ".join(
+    width = min(max([len(name) for name in fleet.devices] + [17]), DEVICE_WIDTH) + 1
+    header = f"{'device':<{width}}{'state':<9}{'fps':>5}{'queue':>7}  {'last emotion':<20}{'seen':>7}{'events':>8}{'faces':>7}  {'model':<{MODEL_WIDTH}}" + " ".join(
         f"{name:>{COUNT_WIDTH}}" for name in EMOTIONS
     )
     lines = [style(BOLD, header)]
@@ -107,7 +116,7 @@ def render(fleet: Fleet, now: float | None = None, color: bool = True) -> str:
         fps = f"{device.fps:.1f}" if device.fps is not None and current else "-"
         queue = str(device.queue) if device.queue is not None and current else "-"
         counts = " ".join(f"{device.counts[label]:>{COUNT_WIDTH}}" for label in EMOTIONS)
-        lines.append(f"{name[:17]:<18}{state}{fps:>5}{queue:>7}  {last:<20}{seen:>7}{device.events:>8}{device.faces:>7}  {device.shown_model()[:MODEL_WIDTH - 1]:<{MODEL_WIDTH}}{counts}")
+        lines.append(f"{shortened(name, width - 1):<{width}}{state}{fps:>5}{queue:>7}  {last:<20}{seen:>7}{device.events:>8}{device.faces:>7}  {device.shown_model()[:MODEL_WIDTH - 1]:<{MODEL_WIDTH}}{counts}")
     if not fleet.devices:
         lines.append(style(DIM, "waiting for messages..."))
     lines.append(style(DIM, f"{fleet.messages} messages from {len(fleet.devices)} devices; Ctrl-C to stop"))
