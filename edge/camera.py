@@ -87,10 +87,9 @@ class OpenCVSource:
             raise CameraError(f"{self.target}: not open")
         if self._clock is not None and self.fps:
             self._skip_to_now()
-        if self._first is not None and self._position == 0:
+        if self._first is not None:
             ok, frame, self._first = True, self._first, None
         else:
-            self._first = None
             ok, frame = self._capture.read()
         if ok:
             self._position += 1
@@ -110,7 +109,11 @@ class OpenCVSource:
         if self._started is None:
             self._started = now - self._position / self.fps
         due = int((now - self._started) * self.fps)
-        while self._position < due and self._capture.grab():
+        while self._position < due:
+            if self._first is not None:  # the frame read at open is the first one skipped
+                self._first = None
+            elif not self._capture.grab():
+                break
             self._position += 1
 
     def close(self) -> None:
