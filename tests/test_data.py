@@ -147,5 +147,26 @@ def test_packed_archive_for_gpu_machines(tmp_path):
 
 def test_packed_archive_with_wrong_format_is_named(tmp_path):
     path = write_packed(tmp_path / "fer.npz", np.zeros((2, 48, 48), np.uint8), np.zeros(1), np.zeros(1))
-    with pytest.raises(DataError, match="fer.npz: format 'fer2013-xz/1' with 4608 pixel bytes for 1 labels"):
+    with pytest.raises(DataError, match=r"fer.npz: 4608 pixel bytes, \(1,\) labels and \(1,\) usage codes do not "
+                                        "describe the same faces"):
+        load_fer2013(path)
+
+
+@pytest.mark.parametrize("labels, usage, complaint", [
+    ([0, 9], [0, 1], "labels.npy holds values outside 0..6"),
+    ([0, 1], [0, 7], "usage.npy holds values outside 0..2"),
+])
+def test_packed_archive_with_values_out_of_range_is_named(tmp_path, labels, usage, complaint):
+    path = write_packed(tmp_path / "fer.npz", np.zeros((2, 48, 48), np.uint8), np.array(labels), np.array(usage))
+    with pytest.raises(DataError, match=f"fer.npz: {complaint}"):
+        load_fer2013(path)
+
+
+def test_a_damaged_packed_archive_is_named(tmp_path):
+    path = write_packed(tmp_path / "fer.npz", np.zeros((2, 48, 48), np.uint8), np.array([0, 1]), np.array([0, 1]))
+    data = bytearray(path.read_bytes())
+    start = data.find(b"pixels.u8.xz") + 60
+    data[start] ^= 0xFF  # one flipped byte inside the packed pixels
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="fer.npz: not a fer2013-xz/1 archive, or a damaged one"):
         load_fer2013(path)

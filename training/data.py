@@ -196,10 +196,16 @@ def _load_packed(path: Path) -> Fer2013:
             labels = np.load(io.BytesIO(archive.read("labels.npy")), allow_pickle=False).astype(np.int64)
             usage_codes = np.load(io.BytesIO(archive.read("usage.npy")), allow_pickle=False)
             pixels = lzma.decompress(archive.read("pixels.u8.xz"), format=lzma.FORMAT_XZ)
-    except (KeyError, lzma.LZMAError, ValueError) as exc:
-        raise DataError(f"{path}: not a fer2013-xz/1 archive ({exc})") from None
-    if meta.get("format") != "fer2013-xz/1" or len(pixels) != len(labels) * PIXELS:
-        raise DataError(f"{path}: format {meta.get('format')!r} with {len(pixels)} pixel bytes for {len(labels)} labels")
+    except (KeyError, lzma.LZMAError, ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise DataError(f"{path}: not a fer2013-xz/1 archive, or a damaged one ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != "fer2013-xz/1":
+        raise DataError(f"{path}: meta.json does not say format fer2013-xz/1")
+    if labels.ndim != 1 or usage_codes.shape != labels.shape or len(pixels) != len(labels) * PIXELS:
+        raise DataError(f"{path}: {len(pixels)} pixel bytes, {labels.shape} labels and {usage_codes.shape} usage "
+                        f"codes do not describe the same faces ({PIXELS} bytes a face)")
+    for name, values, top in (("labels.npy", labels, NUM_CLASSES), ("usage.npy", usage_codes, len(USAGES))):
+        if values.size and not (values.dtype.kind in "iu" and 0 <= values.min() and values.max() < top):
+            raise DataError(f"{path}: {name} holds values outside 0..{top - 1}")
     images = np.frombuffer(pixels, np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE).copy()
     return Fer2013(images, labels, np.array(USAGES)[usage_codes], path, rows=np.arange(len(labels)))
 
