@@ -75,3 +75,17 @@ def test_a_taken_run_dir_or_bad_data_leaves_nothing_written(tmp_path, tiny_run, 
     assert not (tmp_path / "soup").exists()
     assert main([str(tiny_run), str(tiny_run), "--run-dir", str(tiny_run)]) == 1
     assert capsys.readouterr().err.endswith("): choose another --run-dir\n")
+
+
+def test_a_second_run_whose_sidecar_does_not_describe_its_model_is_refused(tmp_path, capsys):
+    from edge.metadata import ModelMetadata, write_metadata
+
+    run = tmp_path / "run"
+    run.mkdir()
+    build_model(ModelOptions(**TINY)).save(run / "model.keras")
+    wider = ModelOptions(**TINY | {"filters": TINY["filters"] * 2}).to_dict()
+    write_metadata(run, ModelMetadata(model_id="tiny", options=wider, source={"data": str(run / "model.keras")}))
+    assert main([str(run), str(run), "--run-dir", str(tmp_path / "soup")]) == 1
+    assert capsys.readouterr().err.startswith(f"fer-soup: error: {run / 'metadata.json'}: field 'options' does not "
+                                              f"describe {run / 'model.keras'}")
+    assert not (tmp_path / "soup").exists()

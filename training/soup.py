@@ -13,6 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from edge.argparsing import Parser
 from edge.errors import FerEdgeError, ModelError, run_guarded
 from edge.logs import configure_logging
 
@@ -20,7 +21,7 @@ PROG = "fer-soup"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("first", type=Path, help="a fer-train run directory (or its model.keras)")
     parser.add_argument("second", type=Path, help="a run of the same network (same layers and sizes)")
     parser.add_argument("--share", type=float, default=0.5, help="weight of FIRST in the mean, 0..1 (default: 0.5)")
@@ -63,6 +64,7 @@ def soup(args: argparse.Namespace) -> int:
     if not 0.0 <= args.share <= 1.0:
         raise FerEdgeError(f"--share {args.share} is outside 0..1")
     first, second = load_source(args.first), load_source(args.second)
+    second.inference_twin()  # ModelError unless its options, which the soup records as its own, build its network
     align = second.metadata.framing.align if args.align_faces is None else args.align_faces
     options = TrainOptions(
         data_file(second, args.data), args.run_dir, model=second.options, align_faces=align
