@@ -197,6 +197,8 @@ def test_data_defaults_to_the_fer2013_variable(monkeypatch, tmp_path):
     ("--learning-rate", "inf", "--learning-rate must be 0 or more (and finite), got inf"),
     ("--max-minutes", "0", "--max-minutes must be above 0, got 0.0"),
     ("--momentum", "1.5", "--momentum must be in 0..1 (1 excluded), got 1.5"),
+    ("--ferplus-votes", "votes.csv", "--ferplus-votes needs --soft-labels ferplus[:WEIGHT]; without it the votes are "
+                                     "not read"),
     ("--bn-momentum", "nan", "bn_momentum must be in 0..1 (1 excluded), got nan"),
     ("--conv-dropout", "1.5", "conv_dropout must be in 0..1 (1 excluded), got 1.5"),
     ("--convs-per-block", "0", "convs_per_block must be 1 or more, got 0"),

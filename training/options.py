@@ -96,6 +96,10 @@ class TrainOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be 0 or more (and finite), got {value}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"--momentum must be in 0..1 (1 excluded), got {self.momentum}")
+        for name in ("ferplus_votes", "drop_not_faces"):  # they act on the votes only --soft-labels reads
+            if getattr(self, name) and not self.soft_labels:
+                raise ValueError(f"--{name.replace('_', '-')} needs --soft-labels ferplus[:WEIGHT]; without it the "
+                                 "votes are not read")
 
     def to_dict(self) -> dict:
         data = asdict(self)
