@@ -35,3 +35,13 @@ def test_a_folder_without_a_model_is_named_so(tmp_path, tiny_fer_csv, capsys):
     assert main([str(tmp_path), "--data", str(tiny_fer_csv)]) == 1
     assert capsys.readouterr().err == (f"fer-eval: error: {tmp_path}: a folder without model.keras; give a fer-train "
                                        "run directory or a .keras or .tflite file\n")
+
+
+@pytest.mark.parametrize("flags, complaint", [
+    (["--photos", "p", "--data", "f.csv", "--haar"], "--data, --haar: for FER2013 splits, not --photos"),
+    (["--config", "edge.toml"], "--config: sets the detector for --photos"),
+    (["--margin", "0.1"], "--margin: grows the boxes of --haar; give --haar too"),
+])
+def test_flags_that_would_be_ignored_are_refused(tmp_path, flags, complaint, capsys):
+    assert main([str(tmp_path), *flags]) == 1
+    assert capsys.readouterr().err.startswith(f"fer-eval: error: {complaint}")

@@ -80,6 +80,15 @@ def evaluate(args: argparse.Namespace) -> int:
 
     out = args.out or default_out(args.model)
     flip_average = FLIP_AVERAGE[args.flip_average]
+    ignored = [flag for flag, given in (("--data", args.data), ("--haar", args.haar), ("--margin", args.margin),
+                                        ("--skip-bad-rows", args.skip_bad_rows)) if given]
+    if args.photos and ignored:  # FER2013 settings: the photos go through the agent's detector ([detector], --config)
+        raise DataError(f"{', '.join(ignored)}: for FER2013 splits, not --photos (whose faces the agent's detector "
+                        "finds: set it with --config)")
+    if args.config and not args.photos:
+        raise DataError("--config: sets the detector for --photos; FER2013 splits are scored on their own crops")
+    if args.margin and not args.haar:
+        raise DataError("--margin: grows the boxes of --haar; give --haar too")
     if args.photos:
         print(evaluate_photos(args.model, args.photos, args.config, out, flip_average))
         return 0
