@@ -120,6 +120,10 @@ def test_report_plots_a_png(tmp_path, capsys):
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a title is text: matplotlib would read "$...$" as TeX (and fail on "$\\frac$")
     assert main(["report", str(tmp_path / "m.db"), "-o", str(tmp_path / "t.png"), "--title", "Shop $\\frac$ $5-$10"]) == 0
+    for n, when in enumerate(["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]):  # a clock gone wrong
+        db.execute("INSERT INTO messages VALUES (?, 'pi-01', 'emotion', 't', ?, 0, 'sad', '{}')", (f"{n:032x}", when))
+    db.commit()
+    assert main(["report", str(tmp_path / "m.db"), "-o", str(tmp_path / "c.png")]) == 0
 
 
 @pytest.mark.parametrize("output, complaint", [

@@ -17,8 +17,16 @@ COLORS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": 
           "sad": "#1f77b4", "surprise": "#ff7f0e", "neutral": "#a0a0a0"}
 
 
+PLOTTABLE_YEARS = range(1970, 9000)  # an agent's clock before 1970 or in the far future is wrong, and matplotlib's
+# dates stop at years 1 and 9999, which a bin's edge may cross
+
+
 def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    """A message's UTC time; ValueError when it is no ISO 8601 time, or one of a year no agent's clock reads."""
+    time = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    if time.year not in PLOTTABLE_YEARS:
+        raise ValueError(f"year {time.year}")
+    return time
 
 
 def choose_bin(times: list[datetime]) -> timedelta:
@@ -42,7 +50,7 @@ def load_rows(database: str | Path) -> list[tuple[str, datetime, str]]:
             continue
         try:
             rows.append((device, parse_time(timestamp), label))
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     if not rows:
         raise DataError(f"{database}: no emotion messages with a timestamp to plot")
