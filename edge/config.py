@@ -377,7 +377,8 @@ def read_secret(path: Path, field: str, source: str) -> str:
         problem = f"cannot read {path} ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})"
         raise ConfigError(f"{source}: field '{field}': {problem}") from None
     if not lines or not lines[0].strip():
-        raise ConfigError(f"{source}: field '{field}': {path} is empty; its first line must be the password")
+        what = "its first line is blank" if any(line.strip() for line in lines) else "is empty"
+        raise ConfigError(f"{source}: field '{field}': {path} {what}; its first line must be the password")
     return lines[0]
 
 

@@ -103,6 +103,9 @@ def test_an_empty_password_file_is_refused(tmp_path):
     (tmp_path / "password").write_text("\n")
     with pytest.raises(ConfigError, match="field 'mqtt.password_file': .*password is empty"):
         load_config(None, {}, {("mqtt", "password_file"): str(tmp_path / "password")})
+    (tmp_path / "password").write_text("\n\nhunter2\n")
+    with pytest.raises(ConfigError, match="password its first line is blank; its first line must be the password"):
+        load_config(None, {}, {("mqtt", "password_file"): str(tmp_path / "password")})
 
 
 def test_the_password_comes_from_the_systemd_credential(tmp_path):
