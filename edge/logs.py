@@ -28,6 +28,22 @@ def under_systemd() -> bool:
     return "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """A StreamHandler on sys.stderr as it is when each record is written, not when logging was configured (a
+    caller that swaps sys.stderr, as pytest does for each test, would leave it writing to a closed stream)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging(level: str | int = "INFO", verbose: bool = False) -> None:
     """Log records at `level` and above to stderr; third-party start-up noise only when `verbose`."""
     global _verbose, _handler
@@ -36,7 +52,7 @@ def configure_logging(level: str | int = "INFO", verbose: bool = False) -> None:
     root = logging.getLogger()
     if _handler is not None:  # configured before (tests call main() many times): replace ours, keep others' handlers
         root.removeHandler(_handler)
-    _handler = logging.StreamHandler(sys.stderr)
+    _handler = CurrentStderrHandler()
     _handler.setFormatter(logging.Formatter(fmt if under_systemd() else "%(asctime)s " + fmt))
     root.addHandler(_handler)
     root.setLevel(level)
