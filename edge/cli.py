@@ -141,10 +141,9 @@ def check_model_files(config: EdgeConfig) -> str:
     folder source (a camera is left alone), and the model it would run, loaded and checked as the agent does
     (an installed bundle's problems are warnings); returns which model that is."""
     from edge.camera import SOURCES
-    from edge.classifier import TFLiteEmotionClassifier
     from edge.detector import open_detector
     from edge.modelfile import find_model
-    from edge.modelstore import has_current, model_to_run
+    from edge.modelstore import classifier_factory, has_current, model_to_run
     from edge.signing import trusted_keys
 
     previous = logging.root.manager.disable
@@ -156,10 +155,7 @@ def check_model_files(config: EdgeConfig) -> str:
         if not source.live:  # a file or folder; a camera is left alone, a running agent may hold it
             source.open()
             source.close()
-
-        def make_classifier(path: Path) -> TFLiteEmotionClassifier:
-            return TFLiteEmotionClassifier(path, runtime=config.classifier.runtime)
-
+        make_classifier = classifier_factory(config.classifier)
         store = config.model_store.path
         if config.classifier.model is None and has_current(store):
             # a warning, not an error: installing a bundle (after this check, in a rollout) is what mends a store

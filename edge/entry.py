@@ -36,7 +36,7 @@ def missing_modules(modules: dict[str, str] = TRAIN_MODULES) -> list[str]:
     return [name for module, name in modules.items() if importlib.util.find_spec(module) is None]
 
 
-def import_tensorflow_quietly(argv: list[str], prog: str = "fer-convert") -> None:
+def import_tensorflow_quietly(argv: list[str], prog: str) -> None:
     if NO_WORK.intersection(argv):
         return
     verbose = prog in VERBOSE_SWITCH and {"-v", "--verbose"}.intersection(argv)

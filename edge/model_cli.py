@@ -95,17 +95,12 @@ def sign(bundle_path: Path, key_path: Path) -> int:
 
 
 def install(config, bundle_path: Path, restart: bool) -> int:
-    from edge.classifier import TFLiteEmotionClassifier
+    from edge.modelstore import classifier_factory
     from edge.modelstore import install as install_bundle
     from edge.signing import trusted_keys
 
-    settings = config.classifier
     keys = trusted_keys(config.model_store.trusted_keys)
-
-    def make_classifier(path: Path) -> TFLiteEmotionClassifier:
-        return TFLiteEmotionClassifier(path, num_threads=settings.threads, runtime=settings.runtime)
-
-    bundle, gap = install_bundle(bundle_path, config.model_store.path, keys, make_classifier)
+    bundle, gap = install_bundle(bundle_path, config.model_store.path, keys, classifier_factory(config.classifier))
     signer = f", signed by {bundle.signature['key_id']}" if bundle.signature else ", unsigned"
     print(f"installed {bundle.model_id} (sha256 {bundle.model_sha256}{signer}; golden faces within {gap:.4f}) "
           f"in {config.model_store.path}")

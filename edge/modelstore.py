@@ -64,6 +64,11 @@ def target(store: Path, name: str) -> str | None:
     return os.readlink(link) if link.is_symlink() else None
 
 
+def staging_folder(store: Path, bundle: Bundle) -> Path:
+    """Where `stage` writes a bundle before `commit` renames it into place."""
+    return store / (STAGING_PREFIX + bundle.folder_name)
+
+
 def stage(bundle: Bundle, store: Path) -> Path:
     """Write the bundle's files into a staging folder of the store, each fsynced; returns the folder."""
     if not store.exists():
@@ -71,7 +76,7 @@ def stage(bundle: Bundle, store: Path) -> Path:
         give_to_parent_owner(store)
     for stale in store.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(stale)  # an install that died before its rename
-    folder = store / (STAGING_PREFIX + bundle.folder_name)
+    folder = staging_folder(store, bundle)
     folder.mkdir()
     for name, data in bundle.members().items():
         with open(folder / name, "wb") as handle:
@@ -151,7 +156,7 @@ def install(bundle_path: Path, store: Path, keys: dict, make_classifier) -> tupl
     verify(bundle, keys)
     if store.exists() and not store.is_dir():
         raise ModelError(f"field 'model_store.path': {store} is a file, not the folder of installed models")
-    staged = store / (STAGING_PREFIX + bundle.folder_name)
+    staged = staging_folder(store, bundle)
     try:
         stage(bundle, store)
         gap = check_golden(make_classifier(staged / MODEL), bundle)
@@ -227,6 +232,16 @@ def read_rollback(store: Path) -> dict | None:
     return rollback
 
 
+def classifier_factory(settings):
+    """path -> TFLiteEmotionClassifier with the [classifier] section's threads and runtime."""
+    from edge.classifier import TFLiteEmotionClassifier
+
+    def make_classifier(path: Path) -> TFLiteEmotionClassifier:
+        return TFLiteEmotionClassifier(path, num_threads=settings.threads, runtime=settings.runtime)
+
+    return make_classifier
+
+
 def open_running_model(classifier_config, store_config) -> RunningModel:
     """The model the agent runs: classifier.model if set, else the store's current bundle, else the shipped model.
 
@@ -237,9 +252,7 @@ def open_running_model(classifier_config, store_config) -> RunningModel:
 
     settings = classifier_config
     keys = trusted_keys(store_config.trusted_keys)
-
-    def make_classifier(path: Path) -> TFLiteEmotionClassifier:
-        return TFLiteEmotionClassifier(path, num_threads=settings.threads, runtime=settings.runtime)
+    make_classifier = classifier_factory(settings)
 
     if settings.model is None and has_current(store_config.path):
         running = open_current(store_config.path, keys, make_classifier)

@@ -125,9 +125,10 @@ def csv_rows(reader, path: Path):
 
 def csv_records(handle, path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     """The header of a CSV with named columns and its (line, record) pairs, as csv.DictReader would make them
-    (values past the header under None, missing ones None, blank lines skipped), each with the line it begins on."""
+    (values past the header under None, missing ones None, blank lines skipped; names stripped of spaces), each with
+    the line it begins on."""
     reader = csv.reader(handle)
-    header = next(csv_rows(reader, path), (1, []))[1]
+    header = [name.strip() for name in next(csv_rows(reader, path), (1, []))[1]]  # "path, label" from a spreadsheet
 
     def records():
         for line, row in csv_rows(reader, path):

@@ -50,13 +50,9 @@ class ModelOptions:
         for name, kind in (("conv_blocks", int), ("convs_per_block", int), ("filters", int), ("lstm_units", int),
                            ("conv_dropout", float), ("dense_dropout", float), ("bn_momentum", float),
                            ("attention", bool), ("augment", bool)):
-            value = getattr(self, name)  # a hand-edited sidecar's "8" or true would fail deep inside Keras
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not (isinstance(value, bool) if kind is bool else number and (kind is float or isinstance(value, int))):
-                wanted = {bool: "true or false", int: "a whole number", float: "a number"}[kind]
-                raise ValueError(f"{name} must be {wanted}, got {value!r}")
-        if not (isinstance(self.dense_units, list) and all(isinstance(u, int) and not isinstance(u, bool)
-                                                           for u in self.dense_units)):
+            if not of_kind(getattr(self, name), kind):  # a hand-edited sidecar's "8" would fail deep inside Keras
+                raise ValueError(f"{name} must be {KIND_NAMES[kind]}, got {getattr(self, name)!r}")
+        if not (isinstance(self.dense_units, list) and all(of_kind(units, int) for units in self.dense_units)):
             raise ValueError(f"dense_units must be a list of whole numbers, got {self.dense_units!r}")
         if self.arch not in ARCHS:
             raise ValueError(f"arch {self.arch!r} is not one of {', '.join(ARCHS)}")
@@ -75,6 +71,16 @@ class ModelOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def of_kind(value, kind: type) -> bool:
+    """Whether a JSON value is a `kind`: true is no number here, and a whole number is a float too."""
+    if kind is bool or isinstance(value, bool):
+        return isinstance(value, bool) and kind is bool
+    return isinstance(value, int) if kind is int else isinstance(value, (int, float))
 
 
 def augmentation(keras):

@@ -48,11 +48,9 @@ def _from_labels_csv(listing: Path) -> LabelledPhotos:
     paths, labels, listed_on = [], [], {}
     with open_text(listing) as lines:
         header, records = csv_records(lines, listing)
-        header = [name.strip() for name in header]  # "path, label" as a spreadsheet may write it
         if not {"path", "label"} <= set(header):
             raise DataError(f"{listing}: line 1: expected the columns path,label, got {header}")
         for line, record in records:
-            record = {key.strip() if isinstance(key, str) else key: value for key, value in record.items()}
             where = f"{listing}: line {line}"
             if any(value.strip() for value in record.get(None, [])):  # values beyond the header
                 raise DataError(f"{where}: {len(header) + len(record[None])} values, but the header "

@@ -161,7 +161,9 @@ def _model_to_train(options: TrainOptions, steps_per_epoch: int):
             if difference:
                 raise ModelError(f"--init-from {options.init_from}: these flags build another network ({difference}); "
                                  "give the network flags it was trained with")
-        _loaded("--init-from", options.init_from, model.load_weights)
+            model.set_weights(source.get_weights())  # the file is read once
+        else:
+            _loaded("--init-from", options.init_from, model.load_weights)
         logger.info("starting from the weights of %s", options.init_from)
     _compile(model, options, steps_per_epoch)
     logger.info("%s: %s parameters", model.name, f"{model.count_params():,}")

@@ -174,7 +174,9 @@ def watch(args: argparse.Namespace) -> int:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            to_each(outputs, "close")
+            failure = to_each(outputs, "close")
+            if failure is not None:
+                raise failure
     if not subscriber.connected_once.is_set():
         raise MonitorError(f"never connected to {subscriber.address}: {subscriber.failure or 'no answer yet'}")
     if table:
@@ -198,30 +200,25 @@ def drain(records: queue.Queue, seen: Seen, fleet: Fleet, outputs: list, wait: f
             duplicates += 1
             continue
         fleet.add(record)
-        try:
-            to_each(outputs, "add", record)
-        except StoreError as exc:
-            failure = failure or exc
-    try:
-        to_each(outputs, "flush")
-    except StoreError as exc:
-        failure = failure or exc
+        added = to_each(outputs, "add", record)
+        failure = failure or added
+    flushed = to_each(outputs, "flush")
+    failure = failure or flushed
     if failure is not None:
         raise failure
     return duplicates
 
 
-def to_each(outputs: list, method: str, *args) -> None:
+def to_each(outputs: list, method: str, *args) -> StoreError | None:
     """Call `method` on every output even when one fails (a full disk under one must not cost the others a
-    record); the first StoreError is raised after."""
+    record); returns the first StoreError, for the caller to raise when it is done."""
     failure = None
     for output in outputs:
         try:
             getattr(output, method)(*args)
         except StoreError as exc:
             failure = failure or exc
-    if failure is not None:
-        raise failure
+    return failure
 
 
 def report(args: argparse.Namespace) -> int:

@@ -21,11 +21,18 @@ def psycopg():
     return psycopg
 
 
+def conninfo(url: str) -> dict | None:
+    """The URL's parts as libpq reads them; None when it does not parse."""
+    try:
+        return psycopg().conninfo.conninfo_to_dict(url)
+    except psycopg().ProgrammingError:
+        return None
+
+
 def describe(url: str) -> str:
     """The URL without its password, for messages."""
-    try:
-        info = psycopg().conninfo.conninfo_to_dict(url)
-    except psycopg().ProgrammingError:
+    info = conninfo(url)
+    if info is None:
         return "postgresql://(unparsable URL)"
     return f"postgresql://{info.get('user', '')}@{info.get('host', '')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
@@ -36,17 +43,9 @@ def connect(url: str):
         return driver.connect(url, connect_timeout=10)
     except driver.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if not parsable(url):  # libpq's parse errors quote the URL, password and all
+        if conninfo(url) is None:  # libpq's parse errors quote the URL, password and all
             first = "the URL does not parse: postgresql://user:password@host:port/dbname, with % escapes as %XX"
         raise StoreError(f"{describe(url)}: cannot connect ({first})") from None
-
-
-def parsable(url: str) -> bool:
-    try:
-        psycopg().conninfo.conninfo_to_dict(url)
-    except psycopg().ProgrammingError:
-        return False
-    return True
 
 
 class PostgresStore(BatchedStore):
