@@ -8,6 +8,8 @@ its own, and so never blocks the loop; a network camera's open and read are boun
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -38,6 +40,19 @@ class OpenCVSource:
         self._started: float | None = None
         self._position = 0
 
+    def device_problem(self) -> str | None:
+        """Why a Linux video device cannot be opened, where the device node tells: absent, or not ours to read."""
+        if not sys.platform.startswith("linux") or self.is_stream or not self.live:
+            return None
+        node = Path(f"/dev/video{self.target}" if isinstance(self.target, int) else self.target)
+        if not node.exists():
+            present = sorted(str(p) for p in Path("/dev").glob("video*")) or ["none"]
+            return (f"no video device {node} (video devices here: {', '.join(present)}); plug the camera in or set "
+                    "camera.source")
+        if not os.access(node, os.R_OK | os.W_OK):
+            return f"{node} is not open to this user: add it to the group owning {node} (usually 'video')"
+        return None
+
     @property
     def is_stream(self) -> bool:
         return isinstance(self.target, str) and "://" in self.target
@@ -57,7 +72,8 @@ class OpenCVSource:
             if self.is_stream:
                 raise CameraError(f"{self.target}: no video stream within {self.config.open_timeout_seconds:g} s "
                                   "(camera.open_timeout_seconds)")
-            raise CameraError(f"{self.target}: OpenCV cannot open it as a camera, video file or stream")
+            problem = self.device_problem() or "OpenCV cannot open it as a camera, video file or stream"
+            raise CameraError(f"{self.target}: {problem}")
         if self.live:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
@@ -314,6 +330,14 @@ class Reopening:
         logger.warning("%s; reopening in %.3g s", exc, self._delay)
         self._retry_at = self._clock() + self._delay
         self._delay = min(self._delay * 2, self._config.retry_max_seconds)
+
+
+def device_warning(config: CameraConfig) -> str | None:
+    """What check-config says of an OpenCV camera device that run could not open now (it would keep trying)."""
+    if config.kind != "opencv":
+        return None
+    problem = OpenCVSource(config).device_problem()
+    return f"camera {config.source}: {problem}; run keeps trying to open it" if problem else None
 
 
 def open_source(config: CameraConfig) -> Reopening:

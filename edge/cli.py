@@ -14,9 +14,10 @@ from edge import __version__
 from edge.argparsing import Parser
 from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_config, secret_settings
 from edge.demo import BROKERS
-from edge.errors import FerEdgeError, run_guarded
+from edge.errors import ConfigError, FerEdgeError, run_guarded
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.model_cli import add_model_verbs, run_model
+from edge.outbox import low_disk_warning
 from edge.tlsfiles import check_tls_files
 
 
@@ -175,11 +176,16 @@ def check_model_files(config: EdgeConfig) -> str:
 
 
 def check_config(args: argparse.Namespace) -> int:
+    from edge.camera import device_warning
+
+    if args.file and args.config and args.file.resolve() != args.config.resolve():
+        raise ConfigError(f"two config files ({args.file} and --config {args.config}); give the one to check once")
     path = args.file or args.config
     config = load_config(path, flags=setting_flags(args))
     model = check_model_files(config)
-    for warning in check_tls_files(config):
-        print(f"fer-edge: warning: {warning}", file=sys.stderr)
+    for warning in [*check_tls_files(config), low_disk_warning(config.outbox.path), device_warning(config.camera)]:
+        if warning is not None:
+            print(f"fer-edge: warning: {warning}", file=sys.stderr)
     camera, mqtt = config.camera, config.mqtt
     print(
         f"{path or 'defaults'}: ok (device {config.device_id}, trigger {config.trigger.kind}, "

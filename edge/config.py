@@ -8,10 +8,13 @@ are derived from this tree, so they cannot drift from it. Secrets are read here,
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import socket
 import sys
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +72,12 @@ class CameraConfig(Section):
     source: str = Field(
         "0", description="opencv: a /dev/video index, a video file or an RTSP/HTTP URL; folder: a directory of images."
     )
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _index_as_text(cls, value: Any) -> Any:
+        # `source = 0` in TOML is the natural way to write a /dev/video index
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     fps: float = Field(
         5.0, ge=0.001, le=60,  # under 0.001 the frame interval overflows the clocks it is waited on
         description="Frames read per second during an event; a video file plays in real time at its own rate, "
@@ -315,6 +324,44 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a TOML text file (byte {exc.start} is not UTF-8)") from None
 
 
+def file_type_errors(data: dict[str, Any], source: str) -> dict[Setting, str]:
+    """A line for each TOML value of the wrong kind for its setting.
+
+    Validation is lenient because flags and variables arrive as text; in the file, where TOML has real booleans
+    and numbers, `fps = true` (read as 1) or `loop = "no"` are mistakes to name, not to convert.
+    """
+    lines = {}
+    for path, info in iter_settings():
+        node: Any = data
+        for key in path:
+            node = node.get(key, None) if isinstance(node, dict) else None
+        wanted = scalar_kind(info.annotation)
+        if node is None or wanted is None or value_fits(node, wanted):
+            continue
+        hint = " without quotes" if isinstance(node, str) else ""
+        lines[path] = f"{source}: field '{'.'.join(path)}': expected {KIND_NAMES[wanted]}{hint} (got {json.dumps(node)})"
+    return lines
+
+
+KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number"}
+
+
+def scalar_kind(annotation: Any) -> type | None:
+    """bool, int or float for a setting of that type (optional or not); None for any other type."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = kinds[0] if len(kinds) == 1 else None
+    return annotation if annotation in KIND_NAMES else None
+
+
+def value_fits(value: Any, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (kind is float and isinstance(value, float))
+
+
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """One line per FER_EDGE_* variable that names no setting (a typo would otherwise be ignored)."""
     known = [env_name(path) for path, _ in iter_settings()]
@@ -346,14 +393,20 @@ def apply_override(data: dict[str, Any], path: Setting, value: str) -> None:
     node[path[-1]] = None if value == "" else value
 
 
-def describe_errors(error: ValidationError, source: str, origins: Mapping[Setting, str]) -> list[str]:
-    """One line per bad field: where it was set, its dotted name, what is wrong."""
+def describe_errors(
+    error: ValidationError, source: str, origins: Mapping[Setting, str], skip: set[Setting] = frozenset()
+) -> list[str]:
+    """One line per bad field (but those in skip, already named): where it was set, its dotted name, what is wrong."""
     lines = []
     for item in error.errors():
         path = tuple(str(p) for p in item["loc"])
+        if path in skip:
+            continue
         where = origins.get(path, source)
         message = unknown_setting(path) if item["type"] == "extra_forbidden" else item["msg"]
         value = "" if item["type"] == "extra_forbidden" or path in secret_settings() else f" (got {item['input']!r})"
+        if path in origins and item["input"] is None:  # an empty flag or variable, which means "unset"
+            message, value = "is empty, and this setting has no unset value; give one or leave it out", ""
         lines.append(f"{where}: field '{'.'.join(path)}': {message}{value}")
     return lines
 
@@ -425,6 +478,7 @@ def load_config(
     problems = unknown_variables(environ)
     if problems:
         raise ConfigError("\n".join(problems))
+    mistyped = file_type_errors(data, source)
     overrides = collect_overrides(environ, flags or {})
     for setting, (value, _) in overrides.items():
         apply_override(data, setting, value)
@@ -432,5 +486,8 @@ def load_config(
         config = EdgeConfig.model_validate(data)
     except ValidationError as exc:
         origins = {setting: where for setting, (_, where) in overrides.items()}
-        raise ConfigError("\n".join(describe_errors(exc, source, origins))) from None
+        others = describe_errors(exc, source, origins, skip=set(mistyped))
+        raise ConfigError("\n".join([*mistyped.values(), *others])) from None
+    if mistyped:
+        raise ConfigError("\n".join(mistyped.values()))
     return config.model_copy(update={"mqtt": read_password(config.mqtt, source, environ)})

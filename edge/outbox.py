@@ -77,6 +77,20 @@ def is_disk_full(exc: sqlite3.Error) -> bool:
     return code == sqlite3.SQLITE_FULL if code is not None else "disk is full" in str(exc)
 
 
+def low_disk_warning(path: Path) -> str | None:
+    """What to do when the outbox's disk has less free than the reserve it keeps (results would not be stored)."""
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    try:
+        free = shutil.disk_usage(folder).free if folder is not None else RESERVE_BYTES
+    except OSError:
+        return None
+    if free >= RESERVE_BYTES:
+        return None
+    return (f"outbox {path}: {free // 1024} KiB free on its disk, under the {RESERVE_BYTES // 1024} KiB it keeps in "
+            "reserve: results are counted as not stored (health: not_stored) until there is room; free some space "
+            "or set outbox.path on another disk")
+
+
 class Outbox:
     """Rows in arrival order: `put` queues them for the next commit, `acknowledge` marks one delivered."""
 
@@ -107,6 +121,8 @@ class Outbox:
         self._next_seq = last or 0  # seq is given here, not by AUTOINCREMENT, which costs a page per commit
         if self._stored:
             logger.info("outbox %s holds %d unsent messages from before", self.path, self._stored)
+        if (warning := low_disk_warning(self.path)) is not None:
+            logger.warning("%s", warning)
 
     def _open(self) -> sqlite3.Connection:
         try:

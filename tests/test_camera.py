@@ -1,5 +1,7 @@
 import logging
+import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -165,3 +167,19 @@ def test_a_network_camera_that_never_answers_does_not_block_and_times_out(silent
         assert read_settled(source) is None
     assert time.monotonic() - started < 5 and source.failures == 1
     assert "no video stream within 0.5 s" in caplog.text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux device nodes")
+def test_a_camera_index_without_its_device_says_so_at_open_and_in_check_config(capsys):
+    from edge.camera import OpenCVSource
+    from edge.cli import main
+
+    absent = next(n for n in range(90, 200) if not Path(f"/dev/video{n}").exists())
+    with pytest.raises(CameraError, match=rf"^{absent}: no video device /dev/video{absent} \(video devices here: "):
+        OpenCVSource(CameraConfig(source=str(absent))).open()
+    assert main(["check-config", "--camera-source", str(absent)]) == 0  # a camera may be plugged in later
+    err = capsys.readouterr().err
+    assert err.startswith(f"fer-edge: warning: camera {absent}: no video device /dev/video{absent} ")
+    assert err.rstrip().endswith("run keeps trying to open it")
+    assert main(["check-config", "--camera-source", "/dev/null"]) == 0  # a node that is there: not for check-config
+    assert "camera" not in capsys.readouterr().err

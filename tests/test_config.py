@@ -149,3 +149,48 @@ def test_qos_0_is_refused_with_the_reason():
     with pytest.raises(ConfigError, match="FER_EDGE_MQTT_QOS: field 'mqtt.qos': .*must be 1 or 2: a QoS 0 message is never ack"):
         load_config(None, {"FER_EDGE_MQTT_QOS": "0"})
     assert load_config(None, {"FER_EDGE_MQTT_QOS": "2"}).mqtt.qos == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("[camera]\nfps = true", "field 'camera.fps': expected a number (got true)"),
+        ('[camera]\nloop = "no"', "field 'camera.loop': expected true or false without quotes (got \"no\")"),
+        ("[detector]\nalign = 0", "field 'detector.align': expected true or false (got 0)"),
+        ('[mqtt]\nport = "1883"', "field 'mqtt.port': expected a whole number without quotes (got \"1883\")"),
+        ("[camera]\nwidth = 640.5", "field 'camera.width': expected a whole number (got 640.5)"),
+    ],
+)
+def test_a_file_value_of_the_wrong_kind_is_named_not_converted(tmp_path, line, expected):
+    path = tmp_path / "edge.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert str(caught.value) == f"{path}: {expected}"
+
+
+def test_the_same_text_is_fine_as_a_variable_and_a_camera_index_may_be_a_number(tmp_path):
+    path = tmp_path / "edge.toml"
+    path.write_text("[camera]\nsource = 2\nfps = 3\n")
+    config = load_config(path, {"FER_EDGE_CAMERA_LOOP": "true", "FER_EDGE_MQTT_PORT": "1884"})
+    assert (config.camera.source, config.camera.fps, config.camera.loop, config.mqtt.port) == ("2", 3.0, True, 1884)
+
+
+def test_an_empty_flag_for_a_setting_that_needs_a_value_says_so():
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"FER_EDGE_MQTT_PORT": ""}, {("mqtt", "host"): ""})
+    lines = str(caught.value).splitlines()
+    assert sorted(lines) == [
+        "--mqtt-host: field 'mqtt.host': is empty, and this setting has no unset value; give one or leave it out",
+        "FER_EDGE_MQTT_PORT: field 'mqtt.port': is empty, and this setting has no unset value; give one or leave it out",
+    ]
+
+
+def test_check_config_refuses_two_different_files(tmp_path, capsys):
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    first.write_text('[mqtt]\nhost = "a"\n')
+    second.write_text('[mqtt]\nhost = "b"\n')
+    assert main(["check-config", str(first), "--config", str(second)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"fer-edge: error: two config files ({first} and --config {second}); give the one to check once"
+    )

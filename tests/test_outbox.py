@@ -10,7 +10,8 @@ import time
 import pytest
 
 from edge.errors import ConfigError
-from edge.outbox import Message, Outbox
+from edge.cli import main
+from edge.outbox import RESERVE_BYTES, Message, Outbox
 
 
 def message(n: int, size: int = 0) -> Message:
@@ -171,3 +172,16 @@ def test_sigkill_at_any_moment_loses_nothing_stored(tmp_path):
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert set(reported) <= set(stored_ids(path))
+
+
+def test_an_outbox_opened_on_a_nearly_full_disk_says_so_at_once(small_disk, caplog, capsys):
+    disk = small_disk("1m")
+    (disk / "other").write_bytes(b"x" * (1024 * 1024 - RESERVE_BYTES // 2))
+    with caplog.at_level(logging.WARNING, logger="edge.outbox"):
+        Outbox(disk / "o.sqlite3").close()
+    assert [r.getMessage() for r in caplog.records if "under the 256 KiB it keeps in reserve" in r.getMessage()]
+    assert main(["check-config", "--outbox-path", str(disk / "new" / "o.sqlite3")]) == 0
+    assert f"fer-edge: warning: outbox {disk / 'new' / 'o.sqlite3'}: " in capsys.readouterr().err
+    (disk / "other").unlink()
+    assert main(["check-config", "--outbox-path", str(disk / "o.sqlite3")]) == 0
+    assert "outbox" not in capsys.readouterr().err

@@ -100,8 +100,8 @@ class Subscriber:
             return
 
     def _failed(self, cause: str, fatal: bool = False) -> None:
-        if cause != self.failure:
-            logger.warning("cannot connect to %s: %s%s", self.address, cause, "" if fatal else "; retrying")
+        if cause != self.failure and not fatal:  # a fatal one ends the watch, which says it once
+            logger.warning("cannot connect to %s: %s; retrying", self.address, cause)
         self.failure = cause
         if fatal:
             self.refused = cause
