@@ -120,10 +120,24 @@ def test_report_plots_a_png(tmp_path, capsys):
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a title is text: matplotlib would read "$...$" as TeX (and fail on "$\\frac$")
     assert main(["report", str(tmp_path / "m.db"), "-o", str(tmp_path / "t.png"), "--title", "Shop $\\frac$ $5-$10"]) == 0
-    for n, when in enumerate(["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]):  # a clock gone wrong
-        db.execute("INSERT INTO messages VALUES (?, 'pi-01', 'emotion', 't', ?, 0, 'sad', '{}')", (f"{n:032x}", when))
+    capsys.readouterr()
+    when = ["0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z",  # a clock gone wrong
+            "2016-12-31T23:59:60.500Z"]  # a leap second: RFC 3339 has them, Python's datetime does not
+    for n, time in enumerate(when):
+        db.execute("INSERT INTO messages VALUES (?, 'pi-01', 'emotion', 't', ?, 0, 'sad', '{}')", (f"{n:032x}", time))
     db.commit()
     assert main(["report", str(tmp_path / "m.db"), "-o", str(tmp_path / "c.png")]) == 0
+    assert capsys.readouterr().err == (f"fer-monitor: wrote {tmp_path / 'c.png'} (5 faces; 2 rows left out: their "
+                                       "timestamp is not a time in 1970-8999)\n")
+
+
+def test_a_leap_second_is_the_second_after_23_59_59():
+    from edge.monitor.report import parse_time
+
+    assert parse_time("2016-12-31T23:59:60.250Z").isoformat() == "2017-01-01T00:00:00.250000+00:00"
+    assert parse_time("2016-12-31T23:59:59Z").isoformat() == "2016-12-31T23:59:59+00:00"
+    with pytest.raises(ValueError):
+        parse_time("2016-12-31T23:59:61Z")
 
 
 @pytest.mark.parametrize("output, complaint", [

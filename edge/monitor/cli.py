@@ -228,8 +228,9 @@ def report(args: argparse.Namespace) -> int:
         raise MonitorError("report needs matplotlib: pip install 'fer-edge[monitor]'") from None
     from edge.monitor.report import plot
 
-    path = plot(args.database, args.output, args.title)
-    print(f"{PROG}: wrote {path}", file=sys.stderr)
+    path, faces, left_out = plot(args.database, args.output, args.title)
+    skipped = f"; {left_out} rows left out: their timestamp is not a time in 1970-8999" if left_out else ""
+    print(f"{PROG}: wrote {path} ({faces} faces{skipped})", file=sys.stderr)
     return 0
 
 

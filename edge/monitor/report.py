@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,9 +22,16 @@ PLOTTABLE_YEARS = range(1970, 9000)  # an agent's clock before 1970 or in the fa
 # dates stop at years 1 and 9999, which a bin's edge may cross
 
 
+LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
+
+
 def parse_time(text: str) -> datetime:
-    """A message's UTC time; ValueError when it is no ISO 8601 time, or one of a year no agent's clock reads."""
-    time = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    """A message's UTC time; ValueError when it is no ISO 8601 time, or one of a year no agent's clock reads.
+
+    A leap second (23:59:60, which RFC 3339 allows and Python cannot hold) is read as the second after 23:59:59.
+    """
+    text, leap = LEAP_SECOND.subn(r"\1:59", text.replace("Z", "+00:00"), count=1)
+    time = datetime.fromisoformat(text).astimezone(timezone.utc) + timedelta(seconds=leap)
     if time.year not in PLOTTABLE_YEARS:
         raise ValueError(f"year {time.year}")
     return time
@@ -43,29 +51,32 @@ def bin_counts(rows: list[tuple[str, datetime, str]], width: timedelta) -> dict[
     return bins
 
 
-def load_rows(database: str | Path) -> list[tuple[str, datetime, str]]:
-    rows = []
+def load_rows(database: str | Path) -> tuple[list[tuple[str, datetime, str]], int]:
+    """(device, time, label) of each emotion row that has a time to plot, and how many rows had none."""
+    rows, left_out = [], 0
     for device, timestamp, label in read_emotions(database):
-        if not (isinstance(device, str) and isinstance(timestamp, str)):  # another program's rows
-            continue
-        try:
-            rows.append((device, parse_time(timestamp), label))
-        except (ValueError, OverflowError):
-            continue
+        if isinstance(device, str) and isinstance(timestamp, str):  # not another program's rows
+            try:
+                rows.append((device, parse_time(timestamp), label))
+                continue
+            except (ValueError, OverflowError):
+                pass
+        left_out += 1
     if not rows:
         raise DataError(f"{database}: no emotion messages with a timestamp to plot")
-    return rows
+    return rows, left_out
 
 
-def plot(database: str | Path, output: str | Path, title: str | None = None) -> Path:
-    """Write the PNG; DataError when the database holds no emotions."""
+def plot(database: str | Path, output: str | Path, title: str | None = None) -> tuple[Path, int, int]:
+    """Write the PNG: (its path, faces plotted, rows left out for want of a time of 1970-8999); DataError when the
+    database holds no emotions."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    rows = load_rows(database)
+    rows, left_out = load_rows(database)
     width = choose_bin([time for _, time, _ in rows])
     bins = bin_counts(rows, width)
     devices = sorted(bins)
@@ -84,7 +95,7 @@ def plot(database: str | Path, output: str | Path, title: str | None = None) -> 
     output = Path(output)
     figure.savefig(output, dpi=110)
     plt.close(figure)
-    return output
+    return output, len(rows), left_out
 
 
 def draw_device(axis, device: str, bins: dict[datetime, Counter], width: timedelta) -> None:
