@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.argparsing import Parser, int_at_least
+from edge.argparsing import Parser, int_at_least, path_arg
 from edge.logs import VERBOSE_HELP, configure_logging, quiet_native_stderr
 from edge.errors import FerEdgeError, ModelError, run_guarded
 
@@ -102,10 +102,10 @@ def format_table(name: str, params: int, macs: int, results: dict[str, Measureme
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("model", type=Path, help="fer-train run directory, or a .keras file in one")
-    add("--float32", type=Path, metavar="TFLITE", help="an already converted float32 model (default: convert now)")
-    add("--int8", type=Path, metavar="TFLITE", help="an already converted int8 model (default: convert now)")
-    add("--data", type=Path, help="calibration data when converting int8 now (default: the run's source.data)")
+    add("model", type=path_arg, help="fer-train run directory, or a .keras file in one")
+    add("--float32", type=path_arg, metavar="TFLITE", help="an already converted float32 model (default: convert now)")
+    add("--int8", type=path_arg, metavar="TFLITE", help="an already converted int8 model (default: convert now)")
+    add("--data", type=path_arg, help="calibration data when converting int8 now (default: the run's source.data)")
     add("--calibration-samples", type=int_at_least(1), default=200, metavar="N",
         help="calibration faces (default: %(default)s)")
     add("--threads", type=int_at_least(1), nargs="+", default=[1, 2], metavar="N",

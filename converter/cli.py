@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-from edge.argparsing import Parser, float_between, int_at_least
+from edge.argparsing import Parser, float_between, int_at_least, path_arg
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.errors import ConfigError, FerEdgeError, run_guarded
 
@@ -29,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(<output stem>.verify.json). The output appears only when every step, the verification included, succeeded.",
     )
     add = parser.add_argument
-    add("model", type=Path, help="fer-train run directory (model.keras + metadata.json), or a .keras file in one")
-    add("-o", "--output", type=Path, required=True, help="TFLite file to write, e.g. models/fer2013_int8.tflite")
+    add("model", type=path_arg, help="fer-train run directory (model.keras + metadata.json), or a .keras file in one")
+    add("-o", "--output", type=path_arg, required=True, help="TFLite file to write, e.g. models/fer2013_int8.tflite")
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--int8", action="store_const", dest="quantization", const="int8",
                       help="full-integer quantization: int8 weights, activations, input and output, "
@@ -38,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("--float16", action="store_const", dest="quantization", const="float16",
                       help="float16 weights; float32 input and output")
     parser.set_defaults(quantization="float32")
-    add("--data", type=Path,
+    add("--data", type=path_arg,
         help="FER2013 CSV(.gz) or image folder for calibration and verification (default: the run's source.data)")
     add("--calibration-samples", type=positive_int, default=500, metavar="N",
         help="training faces, class-balanced, that calibrate the int8 ranges (default: %(default)s)")
@@ -48,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail (exit 1, no model written) when the top-1 agreement with the Keras model is under F "
         "(default: %(default)s)")
     add("--model-id", help="model_id in the sidecar, sent with every published result (default: the output's stem)")
-    add("--bundle", type=Path, metavar="BUNDLE",
+    add("--bundle", type=path_arg, metavar="BUNDLE",
         help="also pack model, sidecar, verification report and golden faces (the converter's probabilities on "
         "32 verification faces, <output stem>.golden.npz) into one file for `fer-edge model install`; "
         "sign it with `fer-edge model sign`")
@@ -70,7 +69,15 @@ def run(args) -> int:
     for flag, path in (("-o/--output", args.output), ("--bundle", args.bundle)):
         if path is not None and path.is_dir():
             raise ConfigError(f"{path}: a folder; {flag} names the file to write")
+    if args.bundle is not None:
+        from edge.bundle import bundle_inputs, refuse_overwriting_a_part
+
+        refuse_overwriting_a_part(args.bundle, bundle_inputs(args.output))
+        if not args.bundle.absolute().parent.is_dir():
+            raise ConfigError(f"{args.bundle}: its folder does not exist; --bundle names a file in an existing folder")
     source = load_source(args.model)
+    if args.output.exists() and args.output.samefile(source.path):
+        raise ConfigError(f"{args.output}: is the Keras model being converted; -o/--output names a new .tflite file")
     data_path = data_file(source, args.data)
     data = load_fer2013(data_path, skip_bad_rows=True)
     faces, labels = verification_faces(data, args.verify_split, args.verify_samples, args.seed)

@@ -1,6 +1,8 @@
 """The conversion as one call: twin, TFLite bytes, sidecar metadata, verification, then the files in place.
 
-Nothing appears at the output path unless every step succeeded, the verification included.
+Nothing appears at the output path unless every step succeeded, the verification included. Model, sidecar,
+report and golden faces are all written under temporary names before any is renamed into place, so a full disk
+leaves an earlier conversion at the same output whole, never half replaced by the new one.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from converter.verify import (
     Verification,
     VerificationError,
     compare,
+    report_json,
     write_report,
 )
-from edge.bundle import golden_path, report_path, write_golden
+from edge.bundle import golden_bytes, golden_path, report_path
 from edge.classifier import TFLiteEmotionClassifier
-from edge.metadata import ModelMetadata, file_sha256, write_metadata
+from edge.errors import ModelError
+from edge.metadata import ModelMetadata, file_sha256, metadata_json, sidecar_path
 from training.evaluate import keras_probabilities, tflite_probabilities
 
 logger = logging.getLogger(__name__)
@@ -92,14 +96,45 @@ def golden_indices(count: int, wanted: int = GOLDEN_FACES) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(wanted, count)).round().astype(int))
 
 
-def refuse_disagreement(verification: Verification, output: Path, report: Path) -> None:
-    """VerificationError when the agreement is under the minimum."""
+def refused_report_path(output: Path) -> Path:
+    """`<output stem>.refused.verify.json`: the report of a conversion refused for its agreement, kept apart from
+    the report of any model already at the output."""
+    return output.with_name(output.stem + ".refused.verify.json")
+
+
+def refuse_disagreement(verification: Verification, output: Path, context: dict) -> None:
+    """VerificationError, with the report written beside the output, when the agreement is under the minimum."""
     if not verification.passed:
+        report = write_report(refused_report_path(output), verification, context)
         raise VerificationError(
             f"{output}: top-1 agreement with the Keras model {verification.agreement:.4f} is under "
             f"--min-agreement {verification.min_agreement}; model not written (see {report})",
             verification,
         )
+
+
+def temporary(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def replace_together(files: dict[Path, bytes | str], model_tmp: Path, output: Path) -> None:
+    """Write every file under its temporary name, then rename them, the model last, into place."""
+    for path, data in files.items():
+        temporary(path).write_bytes(data.encode() if isinstance(data, str) else data)
+    try:
+        for path in files:
+            temporary(path).replace(path)
+        model_tmp.replace(output)
+    except OSError as exc:  # rare (the files are written by now), and it may leave a mixed set: say so
+        raise ModelError(f"{output}: renaming the converted files into place failed ({exc}); "
+                         "the files beside it may be mixed: convert again") from None
+
+
+def check_output_name(output: Path, companions: dict[str, Path]) -> None:
+    """ModelError when the output is also the name of its own sidecar, report or golden file (`-o m.json`)."""
+    for what, path in companions.items():
+        if path == output:
+            raise ModelError(f"{output}: would also be the model's {what}; name the output <name>.tflite")
 
 
 def convert(
@@ -121,7 +156,10 @@ def convert(
         source = load_source(source)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
+    tmp = temporary(output)
+    paths = {"sidecar": sidecar_path(output), "report": report_path(output), "golden": golden_path(output),
+             "refused report": refused_report_path(output)}
+    check_output_name(output, paths)
     try:
         tmp.write_bytes(to_tflite(source.inference_twin(), quantization, calibration))
         calibrated = len(calibration) if quantization == "int8" else 0
@@ -130,14 +168,20 @@ def convert(
             source, tmp, metadata, test_faces, test_labels, progress, split=verify_split, min_agreement=min_agreement
         )
         context = {"model": str(output), "keras_model": str(source.path)}
-        report = write_report(report_path(output), verification, context)
-        refuse_disagreement(verification, output, report)
+        refuse_disagreement(verification, output, context)
         metadata.metrics = {verify_split: verification.scores()}
-        metadata_path = write_metadata(output, metadata)
         keep = golden_indices(len(test_faces))
-        golden = write_golden(golden_path(output), np.asarray(test_faces)[keep], probabilities[keep])
-        tmp.replace(output)
+        replace_together({
+            paths["sidecar"]: metadata_json(metadata),
+            paths["report"]: report_json(verification, context),
+            paths["golden"]: golden_bytes(np.asarray(test_faces)[keep], probabilities[keep]),
+        }, tmp, output)
+        refused_report_path(output).unlink(missing_ok=True)  # a refusal before this success no longer applies
+    except OSError as exc:  # writing: nothing was renamed yet
+        raise ModelError(f"{output}: cannot write the converted model ({exc.strerror or exc}); "
+                         "any model already there is unchanged") from None
     finally:
-        tmp.unlink(missing_ok=True)
-    logger.info("wrote %s and %s", output, metadata_path)
-    return Conversion(output, metadata_path, report, golden, metadata, verification)
+        for path in (tmp, *(temporary(p) for p in paths.values())):
+            path.unlink(missing_ok=True)
+    logger.info("wrote %s and %s", output, paths["sidecar"])
+    return Conversion(output, paths["sidecar"], paths["report"], paths["golden"], metadata, verification)

@@ -95,9 +95,14 @@ def format_table(v: Verification) -> str:
     return "\n".join(lines)
 
 
+def report_json(verification: Verification, extra: dict) -> str:
+    """The verification as JSON, with `extra` context such as file names."""
+    return json.dumps(extra | verification.to_dict(), indent=2) + "\n"
+
+
 def write_report(path: Path, verification: Verification, extra: dict) -> Path:
-    """The verification as JSON (with `extra` context such as file names), written atomically."""
+    """The verification report, written atomically."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(extra | verification.to_dict(), indent=2) + "\n")
+    tmp.write_text(report_json(verification, extra))
     tmp.replace(path)
     return path

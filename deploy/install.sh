@@ -52,6 +52,7 @@ parse_args() {
             --source) need_value "$@"; SOURCE="$2"; shift 2 ;;
             --model) need_value "$@"; MODEL="$2"; shift 2 ;;
             --mqtt-password-file) need_value "$@"; PASSWORD_FILE="$2"; shift 2 ;;
+            --source=*|--model=*|--mqtt-password-file=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
             --no-start) START=no; shift ;;
             -h|--help) usage; exit 0 ;;
             *) die "unknown argument '$1' (see --help)" ;;
@@ -65,7 +66,9 @@ parse_args() {
     [ -f "$MODEL" ] || die "--model $MODEL: no such file"
     [ -f "${MODEL%.tflite}.json" ] || die "--model $MODEL: its metadata ${MODEL%.tflite}.json is missing"
     if [ -n "$PASSWORD_FILE" ]; then
-        [ -s "$PASSWORD_FILE" ] || die "--mqtt-password-file $PASSWORD_FILE: missing or empty"
+        [ -f "$PASSWORD_FILE" ] || die "--mqtt-password-file $PASSWORD_FILE: not a file"
+        [ -r "$PASSWORD_FILE" ] || die "--mqtt-password-file $PASSWORD_FILE: not readable"
+        [ -n "$(head -n 1 "$PASSWORD_FILE")" ] || die "--mqtt-password-file $PASSWORD_FILE: its first line (the password) is empty"
     fi
     [ "$(id -u)" -eq 0 ] || die "must run as root"
 }

@@ -8,6 +8,7 @@ verbatim, which puts a secret typed as a flag into the terminal and the journal.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 UNRECOGNIZED = "unrecognized arguments: "
 
@@ -49,3 +50,13 @@ def float_between(low: float, high: float, note: str = ""):
 
     parse.__name__ = "float"
     return parse
+
+
+def path_arg(text: str) -> Path:
+    """An argparse type: a file or folder name, refused when empty (Path("") would quietly be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: name a file or folder")
+    return Path(text)
+
+
+path_arg.__name__ = "path"

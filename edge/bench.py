@@ -315,7 +315,7 @@ def run_bench(
         raise ConfigError(f"--repeats: must be 1 or more (got {repeats})")
     model = find_model(model)
     if not video.is_file():
-        raise CameraError(f"{video}: no such video file")
+        raise CameraError(f"{video}: " + ("a folder, not a video file" if video.is_dir() else "no such video file"))
     bench_config(video, model, 1, Path("."), flip_average, detectors[0], search, commit_seconds)  # before any run
     core = pin_to_one_core()
     columns = {kind: (kind, search or {}) for kind in detectors}

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.argparsing import Parser
+from edge.argparsing import Parser, path_arg
 from edge.camera import IMAGE_SUFFIXES
 from edge.demo import CLIP
 
@@ -80,8 +80,8 @@ def make_clip(out: Path, photos: list[np.ndarray], fps: float = 15.0, seconds_ea
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m edge.benchclip", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="the .avi to write (outside the project)")
-    parser.add_argument("--photos", type=Path, help="folder of photos with one face each (default: the demo faces)")
+    parser.add_argument("out", type=path_arg, help="the .avi to write (outside the project)")
+    parser.add_argument("--photos", type=path_arg, help="folder of photos with one face each (default: the demo faces)")
     parser.add_argument("--count", type=int, default=20, help="photos used, in name order (default 20)")
     parser.add_argument("--seconds-each", type=float, default=2.0, help="seconds each photo is shown (default 2)")
     parser.add_argument("--fps", type=float, default=15.0, help="frame rate of the clip (default 15)")

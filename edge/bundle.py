@@ -16,6 +16,7 @@ import io
 import json
 import os
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,20 +120,27 @@ class Bundle:
         return members
 
 
-def write_golden(path: Path, faces: np.ndarray, probabilities: np.ndarray) -> Path:
+def golden_bytes(faces: np.ndarray, probabilities: np.ndarray) -> bytes:
     """The golden faces (uint8 [N, 48, 48]) and the probabilities measured for them (float32 [N, classes])."""
     buffer = io.BytesIO()
     np.savez(buffer, faces=np.asarray(faces, np.uint8), probabilities=np.asarray(probabilities, np.float32))
-    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_golden(path: Path, faces: np.ndarray, probabilities: np.ndarray) -> Path:
+    path.write_bytes(golden_bytes(faces, probabilities))
     return path
 
 
 def read_golden(data: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with loaded as npz:
             faces, probabilities = npz["faces"], npz["probabilities"]
-    except (ValueError, KeyError, OSError) as exc:
-        raise BundleError(f"{source}: {GOLDEN} is not a golden-face file ({exc})") from None
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:  # EOFError: empty file
+        raise BundleError(f"{source}: {GOLDEN} is not a golden-face file ({str(exc) or 'empty'})") from None
     if faces.ndim != 3 or probabilities.ndim != 2 or len(faces) != len(probabilities) or len(faces) == 0:
         raise BundleError(f"{source}: {GOLDEN} holds faces {faces.shape} and probabilities {probabilities.shape}")
     if faces.shape[1:] != (FACE_SIZE, FACE_SIZE) or faces.dtype != np.uint8:
@@ -143,11 +151,24 @@ def read_golden(data: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     return faces, probabilities
 
 
+def bundle_inputs(model_path: Path) -> dict[str, Path]:
+    """The files a bundle of `model_path` is packed from, by part name."""
+    return {MODEL: model_path, SIDECAR: sidecar_path(model_path), REPORT: report_path(model_path),
+            GOLDEN: golden_path(model_path)}
+
+
+def refuse_overwriting_a_part(output: Path, files: dict[str, Path]) -> None:
+    """BundleError when the bundle would be written over one of the files it is packed from."""
+    for name, path in files.items():
+        if output.absolute() == path.absolute() or (output.exists() and path.exists() and output.samefile(path)):
+            raise BundleError(f"{output}: is the bundle's {name} ({path}); name a bundle file of its own")
+
+
 def pack(model_path: str | Path, output: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> Bundle:
     """Bundle a converted model with the sidecar, report and golden faces fer-convert wrote beside it."""
     model_path = Path(model_path)
-    files = {MODEL: model_path, SIDECAR: sidecar_path(model_path), REPORT: report_path(model_path),
-             GOLDEN: golden_path(model_path)}
+    files = bundle_inputs(model_path)
+    refuse_overwriting_a_part(Path(output), files)
     parts = {}
     for name, path in files.items():
         try:
@@ -171,7 +192,10 @@ def pack(model_path: str | Path, output: str | Path, tolerance: float = DEFAULT_
 
 
 def write_bundle(path: Path, bundle: Bundle) -> Path:
-    """Write the tar beside its final name, fsync it, then rename it into place."""
+    """Write the tar beside its final name, fsync it, then rename it into place (through a symlink, into the file
+    it names: the link stays a link)."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     if path.is_dir():
         raise BundleError(f"{path}: a folder; name the bundle file to write")
     tmp = path.with_name(path.name + ".tmp")
@@ -208,7 +232,7 @@ def from_members(source: str, members: dict[str, bytes]) -> Bundle:
     try:
         manifest = json.loads(members[MANIFEST])
         signature = json.loads(members[SIGNATURE]) if SIGNATURE in members else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep, an int too long to read
         raise BundleError(f"{source}: {MANIFEST} or {SIGNATURE} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{source}: {MANIFEST}: format is not {FORMAT!r}")
@@ -217,8 +241,9 @@ def from_members(source: str, members: dict[str, bytes]) -> Bundle:
             and usable_tolerance(manifest.get("tolerance"))):
         raise BundleError(f"{source}: {MANIFEST}: needs parts {', '.join(PARTS)} (each to its sha256) and a "
                           "tolerance between 0 and 1")
-    if not isinstance(manifest.get("model_id"), str) or not manifest["model_id"]:
-        raise BundleError(f"{source}: {MANIFEST}: needs a model_id, as text")
+    model_id = manifest.get("model_id")
+    if not (isinstance(model_id, str) and model_id and model_id.isprintable()):  # status prints it as one line
+        raise BundleError(f"{source}: {MANIFEST}: needs a model_id, as one line of printable text")
     if signature is not None and not (isinstance(signature, dict) and {"key_id", "signature"} <= set(signature)
                                       and all(isinstance(signature[k], str) for k in ("key_id", "signature"))):
         raise BundleError(f"{source}: {SIGNATURE}: needs key_id and signature, as text")

@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 
 from edge import __version__
-from edge.argparsing import Parser
+from edge.argparsing import Parser, path_arg
 from edge.config import EdgeConfig, env_name, flag_name, iter_settings, load_config, secret_settings
 from edge.demo import BROKERS
 from edge.errors import ConfigError, FerEdgeError, run_guarded
@@ -33,7 +33,7 @@ def value_name(annotation) -> str:
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """--config, and one flag per setting of the config tree (all but secrets)."""
-    parser.add_argument("--config", type=Path, metavar="TOML", help="Config file (default: built-in defaults).")
+    parser.add_argument("--config", type=path_arg, metavar="TOML", help="Config file (default: built-in defaults).")
     group = parser.add_argument_group("settings (each also FER_EDGE_<SECTION>_<KEY> in the environment)")
     secrets = secret_settings()
     for path, info in iter_settings():
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = verbs.add_parser("run", help="Run the agent until SIGTERM/SIGINT (or until a video file ends).")
     add_setting_flags(run)
     check = verbs.add_parser("check-config", help="Validate a config file; name each bad field.")
-    check.add_argument("file", nargs="?", type=Path, help="Config file (or --config).")
+    check.add_argument("file", nargs="?", type=path_arg, help="Config file (or --config).")
     add_setting_flags(check)
     demo = verbs.add_parser(
         "demo", help="Run the agent on a bundled clip against a private local broker; print what arrives, "
@@ -70,9 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--local-broker", choices=BROKERS, default="auto",
         help="The private broker: Mosquitto when installed, else amqtt in this process (auto), or either one.",
     )
-    demo.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model).")
+    demo.add_argument("--model", type=path_arg, help="TFLite model (default: the shipped int8 model).")
     demo.add_argument(
-        "--clip", type=Path,
+        "--clip", type=path_arg,
         help="Video to run on (default: the bundled demo clip); its true labels, if any, in <stem>.labels.json beside it.",
     )
     for verb in (run, check, demo):
@@ -89,8 +89,8 @@ FLIP_AVERAGE = {"model": None, "on": True, "off": False}
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of `fer-edge bench` (also `python -m edge.bench`)."""
-    parser.add_argument("video", type=Path, help="video file the camera stage reads, every frame, unpaced")
-    parser.add_argument("--model", type=Path, help="TFLite model (default: the shipped int8 model)")
+    parser.add_argument("video", type=path_arg, help="video file the camera stage reads, every frame, unpaced")
+    parser.add_argument("--model", type=path_arg, help="TFLite model (default: the shipped int8 model)")
     parser.add_argument(
         "--flip-average", choices=tuple(FLIP_AVERAGE), default="model",
         help="classify each face's mirror image too and average: as the model's metadata says (model), or on/off",

@@ -163,12 +163,17 @@ def check_model_file(model_path: str | Path, metadata: ModelMetadata) -> None:
         )
 
 
+def metadata_json(metadata: ModelMetadata) -> str:
+    """The sidecar's text, without the fields left unset."""
+    unset = {name for name in ("sha256", "options", "training") if getattr(metadata, name) is None}
+    return json.dumps(metadata.model_dump(mode="json", exclude=unset), indent=2) + "\n"
+
+
 def write_metadata(model_path: str | Path, metadata: ModelMetadata) -> Path:
     """Write the sidecar of model_path atomically; returns its path."""
     path = sidecar_path(model_path)
     tmp = path.with_name(path.name + ".tmp")
-    unset = {name for name in ("sha256", "options", "training") if getattr(metadata, name) is None}
-    tmp.write_text(json.dumps(metadata.model_dump(mode="json", exclude=unset), indent=2) + "\n")
+    tmp.write_text(metadata_json(metadata))
     tmp.replace(path)
     return path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 from edge.errors import ModelError
@@ -19,6 +20,9 @@ def find_model(configured: Path | None = None) -> Path:
     if configured is not None:
         if not configured.is_file():
             raise ModelError(f"{configured}: model file not found (field 'classifier.model')")
+        if tarfile.is_tarfile(configured):
+            raise ModelError(f"{configured}: a model bundle, not a .tflite model: install it with `fer-edge model "
+                             "install` (the agent then runs it), or give the .tflite it was packed from")
         return configured
     for folder in SEARCH_PATH:
         if (folder / MODEL_NAME).is_file():

@@ -14,6 +14,8 @@ on `previous`.)
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -59,9 +61,14 @@ def point(store: Path, name: str, target: str) -> None:
 
 
 def target(store: Path, name: str) -> str | None:
-    """The folder name a symlink of the store points at, or None."""
+    """The folder name a symlink of the store points at, or None. A link set by hand to a path (absolute, or
+    ./name) into the store gives the folder's name too, so that prune keeps that folder."""
     link = store / name
-    return os.readlink(link) if link.is_symlink() else None
+    if not link.is_symlink():
+        return None
+    text = os.readlink(link)
+    pointed = Path(os.path.normpath(store.absolute() / text))
+    return pointed.name if pointed.parent == Path(os.path.normpath(store.absolute())) else text
 
 
 def staging_folder(store: Path, bundle: Bundle) -> Path:
@@ -71,9 +78,7 @@ def staging_folder(store: Path, bundle: Bundle) -> Path:
 
 def stage(bundle: Bundle, store: Path) -> Path:
     """Write the bundle's files into a staging folder of the store, each fsynced; returns the folder."""
-    if not store.exists():
-        store.mkdir(parents=True)
-        give_to_parent_owner(store)
+    make_store(store)
     for stale in store.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(stale)  # an install that died before its rename
     folder = staging_folder(store, bundle)
@@ -85,6 +90,12 @@ def stage(bundle: Bundle, store: Path) -> Path:
             os.fsync(handle.fileno())
     fsync_path(folder)
     return folder
+
+
+def make_store(store: Path) -> None:
+    if not store.exists():
+        store.mkdir(parents=True)
+        give_to_parent_owner(store)
 
 
 def holds_the_same_files(folder: Path, other: Path | dict[str, bytes]) -> bool:
@@ -120,8 +131,13 @@ def commit(store: Path, staged: Path) -> str:
         fsync_path(store)
     old = target(store, CURRENT)
     if old is not None and old != name:
-        point(store, PREVIOUS, old)
+        if (store / old).is_dir():
+            point(store, PREVIOUS, old)
+        else:
+            logger.warning("%s pointed at %s, which is gone; it is not kept as the previous model", store / CURRENT, old)
     point(store, CURRENT, name)
+    if target(store, PREVIOUS) == name:
+        (store / PREVIOUS).unlink()
     (store / ROLLBACK).unlink(missing_ok=True)
     prune(store)
     return name
@@ -150,24 +166,64 @@ def has_current(store: Path) -> bool:
     return target(store, CURRENT) is not None
 
 
+def check_links(store: Path) -> None:
+    """ModelError when `current` or `previous` is something other than a symlink (a folder copied there by hand):
+    the swap could not replace it."""
+    for name in (CURRENT, PREVIOUS):
+        if (store / name).exists() and not (store / name).is_symlink():
+            raise ModelError(f"{store / name}: not a symlink, as fer-edge makes it; move it out of the store and "
+                             "install again")
+
+
+@contextlib.contextmanager
+def install_lock(store: Path):
+    """Hold a lock on the store folder itself (no lock file to leave behind), or ModelError when another install
+    holds it."""
+    fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ModelError(f"{store}: another fer-edge model install is running; try again when it is done") \
+                from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def naming_the_bundle(exc: FerEdgeError, staged: Path, bundle_path: Path) -> FerEdgeError:
+    """The error with the staging folder, removed by now, replaced by the bundle the file came from."""
+    text = str(exc).replace(str(staged / MODEL), f"{bundle_path} ({MODEL})")
+    if text == str(exc):
+        return exc
+    try:
+        return type(exc)(text)
+    except TypeError:  # a subclass that takes more than its message
+        return ModelError(text)
+
+
 def install(bundle_path: Path, store: Path, keys: dict, make_classifier) -> tuple[Bundle, float]:
     """Verify a bundle, stage it, check its golden faces with the staged model, then switch to it."""
     bundle = read_bundle(bundle_path)
     verify(bundle, keys)
     if store.exists() and not store.is_dir():
         raise ModelError(f"field 'model_store.path': {store} is a file, not the folder of installed models")
+    check_links(store)
     staged = staging_folder(store, bundle)
     try:
-        stage(bundle, store)
-        gap = check_golden(make_classifier(staged / MODEL), bundle)
-        commit(store, staged)
+        make_store(store)
+        with install_lock(store):
+            try:
+                stage(bundle, store)
+                gap = check_golden(make_classifier(staged / MODEL), bundle)
+                commit(store, staged)
+            finally:
+                shutil.rmtree(staged, ignore_errors=True)
     except OSError as exc:  # a full disk, a read-only store: the store is named, and nothing half-written stays
-        shutil.rmtree(staged, ignore_errors=True)
         raise ModelError(f"{store}: cannot install {bundle_path} ({exc.strerror}); the running model is unchanged") \
             from None
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+    except FerEdgeError as exc:
+        raise naming_the_bundle(exc, staged, bundle_path) from None
     return bundle, gap
 
 

@@ -8,12 +8,11 @@ YUNET_TO_HAAR. (Accuracy per detector and framing: `fer-eval MODEL --photos FOLD
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge.argparsing import Parser
+from edge.argparsing import Parser, path_arg
 from edge.camera import IMAGE_SUFFIXES
 from edge.config import DetectorConfig
 from edge.detector import HaarFaceDetector, YuNetFaceDetector
@@ -46,7 +45,7 @@ def box_relation(images) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m edge.realval", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="folder of photos with one face each")
+    parser.add_argument("folder", type=path_arg, help="folder of photos with one face each")
     args = parser.parse_args(argv)
     paths = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     images = (image for image in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths) if image is not None)

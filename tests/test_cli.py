@@ -170,6 +170,19 @@ def test_a_damaged_labels_file_is_named_before_the_demo_starts(short_clip, capsy
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("broker", ["localhost:99999", "localhost:0", "localhost", ":1883"])
+def test_a_broker_address_without_a_usable_port_is_one_line(short_clip, capsys, broker):
+    assert main(["demo", "--clip", str(short_clip), "--broker", broker]) == 1
+    assert capsys.readouterr().err == (f"fer-edge: error: --broker {broker!r}: expected HOST:PORT, the port a number "
+                                       "from 1 to 65535\n")
+
+
+def test_an_ipv6_broker_address_loses_its_brackets():
+    from edge.demo.run import parse_broker
+
+    assert parse_broker("[::1]:1883") == ("::1", 1883)
+
+
 def test_demo_without_any_broker_names_what_to_install(no_mosquitto, monkeypatch, short_clip, capsys):
     monkeypatch.setattr("edge.demo.run.amqtt_available", lambda: False)
     assert main(["demo", "--clip", str(short_clip)]) == 1

@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -39,7 +40,60 @@ def test_disagreement_fails_and_writes_no_model(untrained_run, tmp_path, capsys)
     assert main([str(untrained_run), "--int8", "-o", str(out), "--min-agreement", "1.0"]) == 1
     captured = capsys.readouterr()
     assert "FAIL" in captured.out and "under --min-agreement 1.0; model not written" in captured.err
-    assert leftovers(tmp_path) == ["m.verify.json"]
+    assert leftovers(tmp_path) == ["m.refused.verify.json"]
+
+
+def model_set(folder, stem="m"):
+    """Every file of a conversion at folder/stem.tflite, by name."""
+    return {p.name: p.read_bytes() for p in folder.glob(stem + ".*")}
+
+
+def test_a_refused_conversion_leaves_the_model_already_there_whole(tiny_run, untrained_run, tmp_path, capsys):
+    out = tmp_path / "m.tflite"
+    assert main([str(tiny_run), "-o", str(out), "--verify-samples", "20"]) == 0
+    before = model_set(tmp_path)
+    assert main([str(untrained_run), "--int8", "-o", str(out), "--min-agreement", "1.0"]) == 1
+    assert f"(see {tmp_path / 'm.refused.verify.json'})" in capsys.readouterr().err
+    assert model_set(tmp_path) == before | {"m.refused.verify.json": (tmp_path / "m.refused.verify.json").read_bytes()}
+    assert main([str(tiny_run), "-o", str(out), "--verify-samples", "20"]) == 0
+    assert "m.refused.verify.json" not in leftovers(tmp_path)
+
+
+def test_a_conversion_the_disk_cannot_hold_is_named_and_leaves_the_earlier_one_whole(tiny_run, tmp_path, capsys,
+                                                                                   small_disk):
+    disk = small_disk("2m")
+    out = disk / "m.tflite"
+    assert main([str(tiny_run), "--int8", "-o", str(out), "--verify-samples", "64"]) == 0
+    before = model_set(disk)
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    # room for a new model, sidecar and report, not for its golden faces: the earlier sidecar and report must stay
+    room = len(before["m.tflite"]) + len(before["m.json"]) + len(before["m.verify.json"]) + 4 * 4096  # pages
+    assert room + 4096 < len(before["m.tflite"]) + len(before["m.golden.npz"])
+    (disk / "filler").write_bytes(b"\0" * (free - room))
+    capsys.readouterr()
+    assert main([str(tiny_run), "--int8", "-o", str(out), "--verify-samples", "64", "--model-id", "second"]) == 1
+    assert capsys.readouterr().err == (f"fer-convert: error: {out}: cannot write the converted model "
+                                       "(No space left on device); any model already there is unchanged\n")
+    assert model_set(disk) == before and sorted(p.name for p in disk.iterdir()) == sorted([*before, "filler"])
+
+
+def test_an_output_named_like_its_own_sidecar_is_refused(tiny_run, tmp_path, capsys):
+    assert error_of([str(tiny_run), "-o", str(tmp_path / "m.json")], capsys) == (
+        f"fer-convert: error: {tmp_path / 'm.json'}: would also be the model's sidecar; name the output <name>.tflite")
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("bundle_name", ["m.tflite", "m.json", "m.golden.npz"])
+def test_a_bundle_over_one_of_its_own_parts_is_refused_before_converting(tmp_path, capsys, bundle_name):
+    argv = [str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m.tflite"), "--bundle", str(tmp_path / bundle_name)]
+    assert error_of(argv, capsys).startswith(f"fer-convert: error: {tmp_path / bundle_name}: is the bundle's ")
+    assert leftovers(tmp_path) == []
+
+
+def test_a_bundle_into_a_missing_folder_is_refused_before_converting(tmp_path, capsys):
+    argv = [str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m.tflite"), "--bundle", str(tmp_path / "gone" / "b")]
+    assert error_of(argv, capsys) == (f"fer-convert: error: {tmp_path / 'gone' / 'b'}: its folder does not exist; "
+                                      "--bundle names a file in an existing folder")
 
 
 @pytest.fixture(scope="module")

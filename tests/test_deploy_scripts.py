@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -113,3 +114,30 @@ def test_install_really_reinstalls_a_rebuilt_wheel_of_the_same_version(tmp_path)
         build = subprocess.check_output([venv / "bin" / "python", "-c", "import fer_edge_probe as p; print(p.BUILD)"])
         seen.append((said.split(": ", 1)[1].split(" from ")[0], build.decode().strip()))
     assert seen == [("installed fer-edge", "first"), ("installed fer-edge", "second"), ("fer-edge", "second")]
+
+
+def install_parse(*flags) -> subprocess.CompletedProcess:
+    script = f'source {DEPLOY / "install.sh"}; parse_args "$@"; echo "source=$SOURCE password=$PASSWORD_FILE"'
+    return subprocess.run(["bash", "-c", script, "install.sh", *flags], capture_output=True, text=True,
+                          cwd=DEPLOY.parent)
+
+
+@pytest.mark.parametrize("password, complaint", [
+    ("folder", "not a file"),
+    ("blank", "its first line (the password) is empty"),
+])
+def test_install_refuses_a_password_file_that_gives_no_password(tmp_path, password, complaint):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "blank").write_text("\nsecret\n")
+    run = install_parse("--source", str(DEPLOY.parent), "--mqtt-password-file", str(tmp_path / password))
+    assert run.returncode == 1
+    assert run.stderr == f"install.sh: error: --mqtt-password-file {tmp_path / password}: {complaint}\n"
+
+
+def test_install_takes_flag_equals_value(tmp_path):
+    (tmp_path / "pw").write_text("secret\n")
+    run = install_parse(f"--source={DEPLOY.parent}", f"--mqtt-password-file={tmp_path / 'pw'}")
+    if os.geteuid() == 0:
+        assert run.stdout.strip() == f"source={DEPLOY.parent} password={tmp_path / 'pw'}"
+    else:  # parse_args ends by refusing a user who is not root, once every flag was read
+        assert run.stderr == "install.sh: error: must run as root\n"

@@ -143,7 +143,8 @@ PARTS_AND_TOLERANCE = ("needs parts model.tflite, model.json, verify.json, golde
 
 
 @pytest.mark.parametrize("change, complaint", [
-    ({"model_id": None}, "needs a model_id, as text"),
+    ({"model_id": None}, "needs a model_id, as one line of printable text"),
+    ({"model_id": "v5\ncurrent   forged 0000"}, "needs a model_id, as one line of printable text"),
     ({"tolerance": float("nan")}, PARTS_AND_TOLERANCE),
     ({"parts": ["model.tflite", "model.json", "verify.json", "golden.npz"]}, PARTS_AND_TOLERANCE),
     ({"parts": dict.fromkeys(["model.tflite", "model.json", "verify.json", "golden.npz"], 1)}, PARTS_AND_TOLERANCE),
@@ -243,3 +244,197 @@ def test_pack_refuses_a_sidecar_install_would_refuse(tmp_path, tflite_model, cap
                                 recorded=file_sha256(tflite_model))
     assert capsys.readouterr().err == f"fer-edge: error: {expected}\n"
     assert not (tmp_path / "m.bundle").exists()
+
+
+@pytest.mark.parametrize("output_name", ["m.tflite", "m.json", "m.verify.json", "m.golden.npz"])
+def test_pack_over_one_of_its_own_inputs_is_refused_and_changes_nothing(tmp_path, tflite_model, capsys, output_name):
+    for path in tflite_model.parent.glob(tflite_model.stem + ".*"):
+        shutil.copy(path, tmp_path / ("m" + path.name[len(tflite_model.stem):]))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(["model", "pack", str(tmp_path / "m.tflite"), "-o", str(tmp_path / output_name)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fer-edge: error: {tmp_path / output_name}: is the bundle's ") and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize("argv", [["model", "keygen", ""], ["model", "pack", "", "-o", "x.bundle"]])
+def test_an_empty_file_name_is_a_usage_error(tmp_path, capsys, argv, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and "is empty: name a file or folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def rebundled(bundle, parts=None, manifest_bytes=None):
+    """Write `bundle` again with some parts or the manifest replaced (the manifest's sha256s left as they were)."""
+    packed = read_bundle(bundle)
+    write_bundle(bundle, Bundle(packed.source, manifest_bytes or packed.manifest_bytes, packed.parts | (parts or {}),
+                                None))
+
+
+@pytest.mark.parametrize("golden", [b"", b"PK\x03\x04 cut short"])
+def test_an_empty_or_truncated_golden_file_is_one_line_at_pack_and_install(tmp_path, tflite_model, capsys, golden):
+    for path in tflite_model.parent.glob(tflite_model.stem + ".*"):
+        shutil.copy(path, tmp_path / ("m" + path.name[len(tflite_model.stem):]))
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tmp_path / "m.tflite"), "-o", str(bundle)])
+    packed = read_bundle(bundle)
+    manifest = packed.manifest
+    manifest["parts"]["golden.npz"] = hashlib.sha256(golden).hexdigest()
+    rebundled(bundle, {"golden.npz": golden}, json.dumps(manifest).encode())
+    (tmp_path / "m.golden.npz").write_bytes(golden)
+    capsys.readouterr()
+    assert main(["model", "pack", str(tmp_path / "m.tflite"), "-o", str(tmp_path / "again.bundle")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fer-edge: error: {tmp_path / 'm.golden.npz'}: golden.npz is not a golden-face file (")
+    assert err.count("\n") == 1
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fer-edge: error: {bundle}: golden.npz is not a golden-face file (") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("manifest", [b"[" * 100000 + b"]" * 100000, b'{"format": ' + b"9" * 5000 + b"}"])
+def test_a_hostile_manifest_is_one_line(tmp_path, tflite_model, capsys, manifest):
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    rebundled(bundle, manifest_bytes=manifest)
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fer-edge: error: {bundle}: manifest.json or signature.json is not valid JSON (")
+    assert err.count("\n") == 1
+
+
+def test_sign_refuses_a_bundle_whose_parts_were_altered(tmp_path, tflite_model, capsys):
+    key, bundle = tmp_path / "k", tmp_path / "m.bundle"
+    main(["model", "keygen", str(key)])
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    rebundled(bundle, {"model.json": b"{}"})
+    before = bundle.read_bytes()
+    capsys.readouterr()
+    assert main(["model", "sign", str(bundle), "--key", str(key)]) == 1
+    assert "model.json has sha256" in capsys.readouterr().err and bundle.read_bytes() == before
+
+
+def test_without_trusted_keys_a_signature_is_said_to_be_unchecked(tmp_path, tflite_model, capsys):
+    key, bundle = tmp_path / "k", tmp_path / "m.bundle"
+    main(["model", "keygen", str(key)])
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    main(["model", "sign", str(bundle), "--key", str(key)])
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 0
+    out = capsys.readouterr().out
+    assert "signature not checked: no model_store.trusted_keys" in out and "signed by" not in out
+
+
+def test_expect_sha256_hashes_the_installed_file_and_ignores_case(tmp_path, tflite_model, capsys):
+    bundle, config = tmp_path / "m.bundle", config_file(tmp_path)
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    main(["model", "install", str(bundle), "--config", str(config), "--no-restart"])
+    sha = file_sha256(tflite_model)
+    assert main(["model", "status", "--config", str(config), "--expect-sha256", sha.upper()]) == 0
+    model = tmp_path / "store" / "current" / "model.tflite"
+    model.write_bytes(model.read_bytes()[:-1])
+    assert main(["model", "status", "--config", str(config), "--expect-sha256", sha]) == 1
+    assert f"current is {file_sha256(model)}" in capsys.readouterr().err
+
+
+def test_status_names_the_store_and_says_when_it_is_absent(tmp_path, capsys):
+    assert main(["model", "status", "--model-store-path", str(tmp_path / "gone")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"store     {tmp_path / 'gone'} (absent: nothing installed)"
+
+
+def test_install_without_config_says_the_agents_config_is_not_read(tmp_path, capsys, monkeypatch):
+    import edge.model_cli
+
+    agent_config = tmp_path / "edge.toml"
+    agent_config.write_text("")
+    monkeypatch.setattr(edge.model_cli, "AGENT_CONFIG", agent_config)
+    main(["model", "status", "--model-store-path", str(tmp_path / "store")])
+    assert f"note: {agent_config} is not read without --config {agent_config}" in capsys.readouterr().err
+    main(["model", "status", "--config", str(agent_config), "--model-store-path", str(tmp_path / "store")])
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_a_hand_set_absolute_link_keeps_its_folder_and_a_dangling_current_is_not_kept(tmp_path, tflite_model,
+                                                                                     tflite_model_float, capsys):
+    store, config = tmp_path / "store", config_file(tmp_path)
+    first, second = tmp_path / "a.bundle", tmp_path / "b.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(first)])
+    main(["model", "pack", str(tflite_model_float), "-o", str(second)])
+    main(["model", "install", str(first), "--config", str(config), "--no-restart"])
+    main(["model", "install", str(second), "--config", str(config), "--no-restart"])
+    first_folder = store / read_bundle(first).folder_name
+    (store / "current").unlink()
+    (store / "current").symlink_to(first_folder)  # a rollback by hand, with an absolute path
+    main(["model", "install", str(second), "--config", str(config), "--no-restart"])
+    assert first_folder.is_dir() and (store / "previous").resolve() == first_folder
+    shutil.rmtree(store / read_bundle(second).folder_name)  # current now dangles
+    assert main(["model", "install", str(first), "--config", str(config), "--no-restart"]) == 0
+    assert (store / "current").resolve() == first_folder and not (store / "previous").is_symlink()
+
+
+def test_an_install_while_another_holds_the_store_is_refused(tmp_path, tflite_model, capsys):
+    import fcntl
+    import os
+
+    bundle, store = tmp_path / "m.bundle", tmp_path / "store"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    store.mkdir()
+    held = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as a second `fer-edge model install` does while it runs
+    try:
+        capsys.readouterr()
+        assert main(["model", "install", str(bundle), "--model-store-path", str(store), "--no-restart"]) == 1
+        assert capsys.readouterr().err == (f"fer-edge: error: {store}: another fer-edge model install is running; "
+                                           "try again when it is done\n")
+        assert list(store.iterdir()) == []
+    finally:
+        os.close(held)
+    assert main(["model", "install", str(bundle), "--model-store-path", str(store), "--no-restart"]) == 0
+
+
+def test_a_current_that_is_a_folder_is_named_and_nothing_is_staged(tmp_path, tflite_model, capsys):
+    bundle, store = tmp_path / "m.bundle", tmp_path / "store"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    (store / "current").mkdir(parents=True)
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--model-store-path", str(store), "--no-restart"]) == 1
+    assert capsys.readouterr().err == (f"fer-edge: error: {store / 'current'}: not a symlink, as fer-edge makes it; "
+                                       "move it out of the store and install again\n")
+    assert [p.name for p in store.iterdir()] == ["current"]
+
+
+def test_a_model_the_runtime_cannot_load_is_named_by_its_bundle_not_the_staging_folder(tmp_path, tflite_model, capsys):
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    packed = read_bundle(bundle)
+    broken = b"not a flatbuffer"
+    manifest = packed.manifest
+    manifest["parts"]["model.tflite"] = hashlib.sha256(broken).hexdigest()
+    write_bundle(bundle, Bundle(packed.source, json.dumps(manifest).encode(), packed.parts | {"model.tflite": broken},
+                                None))
+    capsys.readouterr()
+    assert main(["model", "install", str(bundle), "--config", str(config_file(tmp_path)), "--no-restart"]) == 1
+    err = capsys.readouterr().err
+    assert ".staging-" not in err and f"{bundle} (model.tflite)" in err and err.count("\n") == 1
+
+
+def test_signing_through_a_symlink_signs_the_file_it_names(tmp_path, tflite_model):
+    key, bundle, link = tmp_path / "k", tmp_path / "m.bundle", tmp_path / "latest.bundle"
+    main(["model", "keygen", str(key)])
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    link.symlink_to(bundle.name)
+    assert main(["model", "sign", str(link), "--key", str(key)]) == 0
+    assert link.is_symlink() and read_bundle(bundle).signature is not None
+
+
+def test_a_bundle_given_as_the_model_file_says_to_install_it(tmp_path, tflite_model, capsys):
+    from edge.errors import ModelError
+    from edge.modelfile import find_model
+
+    bundle = tmp_path / "m.bundle"
+    main(["model", "pack", str(tflite_model), "-o", str(bundle)])
+    with pytest.raises(ModelError, match="a model bundle, not a .tflite model: install it with `fer-edge model install`"):
+        find_model(bundle)

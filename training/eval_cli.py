@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from edge.argparsing import Parser, float_between
+from edge.argparsing import Parser, float_between, path_arg
 from edge.cli import FLIP_AVERAGE
 from edge.errors import DataError, run_guarded
 from edge.logs import configure_logging
@@ -24,12 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
         "precision/recall/F1, confusion matrices (PNG, raw and normalized).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("model", type=Path, help="run directory, model.keras, or a .tflite with its .json sidecar")
-    parser.add_argument("--data", type=Path, help="fer2013.csv(.gz) or image-folder tree (default: $FER2013)")
-    parser.add_argument("--photos", type=Path, help="instead of FER2013: a folder of your own photos, labelled by a labels.csv (path,label) or one sub-folder per class (photos in folders below it count too, hidden folders do not); each photo goes through the edge agent's own detector, crop and classifier, and the largest face found is scored (a photo without a face counts as wrong)")
-    parser.add_argument("--config", type=Path, help="with --photos: the agent's edge.toml, whose [detector] settings are used (default: the agent's defaults; FER_EDGE_DETECTOR_* variables apply as for the agent)")
+    parser.add_argument("model", type=path_arg, help="run directory, model.keras, or a .tflite with its .json sidecar")
+    parser.add_argument("--data", type=path_arg, help="fer2013.csv(.gz) or image-folder tree (default: $FER2013)")
+    parser.add_argument("--photos", type=path_arg, help="instead of FER2013: a folder of your own photos, labelled by a labels.csv (path,label) or one sub-folder per class (photos in folders below it count too, hidden folders do not); each photo goes through the edge agent's own detector, crop and classifier, and the largest face found is scored (a photo without a face counts as wrong)")
+    parser.add_argument("--config", type=path_arg, help="with --photos: the agent's edge.toml, whose [detector] settings are used (default: the agent's defaults; FER_EDGE_DETECTOR_* variables apply as for the agent)")
     parser.add_argument("--split", choices=USAGES, default="PrivateTest", help="which Usage rows to evaluate on")
-    parser.add_argument("--out", type=Path, help="report directory (default: runs/eval/<model name>/ under the current folder)")
+    parser.add_argument("--out", type=path_arg, help="report directory (default: runs/eval/<model name>/ under the current folder)")
     parser.add_argument("--haar", action="store_true", help="also score the faces as the edge sees them: upscaled onto a canvas, found by the edge's Haar detector and re-cropped (faces Haar misses are counted and left out)")
     parser.add_argument("--margin", type=float_between(0.0, 0.5, " (as detector.margin)"), default=0.0, help="with --haar: grow each Haar box by this fraction per side before cropping (the edge's detector.margin)")
     parser.add_argument("--flip-average", choices=tuple(FLIP_AVERAGE), default="model", help="average each face's probabilities with its mirror image's: as the model's metadata says, or forced on/off")

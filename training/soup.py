@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from edge.argparsing import Parser
+from edge.argparsing import Parser, path_arg
 from edge.errors import FerEdgeError, ModelError, run_guarded
 from edge.logs import configure_logging
 
@@ -22,11 +22,11 @@ PROG = "fer-soup"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("first", type=Path, help="a fer-train run directory (or its model.keras)")
-    parser.add_argument("second", type=Path, help="a run of the same network (same layers and sizes)")
+    parser.add_argument("first", type=path_arg, help="a fer-train run directory (or its model.keras)")
+    parser.add_argument("second", type=path_arg, help="a run of the same network (same layers and sizes)")
     parser.add_argument("--share", type=float, default=0.5, help="weight of FIRST in the mean, 0..1 (default: 0.5)")
-    parser.add_argument("--run-dir", type=Path, required=True, help="run directory to write (refused if it holds a run)")
-    parser.add_argument("--data", type=Path, help="FER2013 data for the reports (default: SECOND's source.data)")
+    parser.add_argument("--run-dir", type=path_arg, required=True, help="run directory to write (refused if it holds a run)")
+    parser.add_argument("--data", type=path_arg, help="FER2013 data for the reports (default: SECOND's source.data)")
     parser.add_argument(
         "--align-faces", action=argparse.BooleanOptionalAction, default=None,
         help="record that YuNet faces are turned eyes-level before cropping (framing.align); "

@@ -37,9 +37,12 @@ def demo_config(
     })
 
 def parse_broker(text: str) -> tuple[str, int]:
+    """HOST:PORT, an IPv6 address in brackets ([::1]:1883), the port 1..65535."""
     host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--broker {text!r}: expected HOST:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"--broker {text!r}: expected HOST:PORT, the port a number from 1 to 65535")
     return host, int(port)
 
 def local_broker(kind: str, workdir: Path):

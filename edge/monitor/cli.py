@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from edge import __version__
-from edge.argparsing import Parser
+from edge.argparsing import Parser, path_arg
 from edge.cli import value_name
 from edge.config import EdgeConfig, MqttConfig, apply_override, describe_errors, flag_name, iter_settings, read_password
 from edge.errors import ConfigError, FerEdgeError, run_guarded
@@ -73,7 +73,7 @@ def add_watch(parser: argparse.ArgumentParser) -> None:
         broker.add_argument(flag_name(MQTT + path), dest="mqtt:" + ".".join(path), metavar=value_name(info.annotation),
                             help=f"{info.description}{note}{shown}")
     output = parser.add_argument_group("output")
-    output.add_argument("--jsonl", type=Path, help="append every new message to this JSON Lines file")
+    output.add_argument("--jsonl", type=path_arg, help="append every new message to this JSON Lines file")
     output.add_argument("--store", metavar="PATH|URL",
                         help="store every new message in this SQLite file or PostgreSQL database "
                         "(postgresql://user@host:port/dbname; password from the URL or PGPASSWORD), one row per "
