@@ -76,8 +76,9 @@ def run(args) -> int:
         if not args.bundle.absolute().parent.is_dir():
             raise ConfigError(f"{args.bundle}: its folder does not exist; --bundle names a file in an existing folder")
     source = load_source(args.model)
-    if args.output.exists() and args.output.samefile(source.path):
-        raise ConfigError(f"{args.output}: is the Keras model being converted; -o/--output names a new .tflite file")
+    for flag, path in (("-o/--output", args.output), ("--bundle", args.bundle)):
+        if path is not None and path.exists() and path.samefile(source.path):
+            raise ConfigError(f"{path}: is the Keras model being converted; {flag} names a new file")
     data_path = data_file(source, args.data)
     data = load_fer2013(data_path, skip_bad_rows=True)
     faces, labels = verification_faces(data, args.verify_split, args.verify_samples, args.seed)

@@ -176,13 +176,13 @@ def check_links(store: Path) -> None:
 
 
 @contextlib.contextmanager
-def install_lock(store: Path):
-    """Hold a lock on the store folder itself (no lock file to leave behind), or ModelError when another install
-    holds it."""
+def install_lock(store: Path, wait: bool = False):
+    """Hold a lock on the store folder itself (no lock file to leave behind); without `wait`, ModelError when another
+    install holds it."""
     fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise ModelError(f"{store}: another fer-edge model install is running; try again when it is done") \
                 from None
@@ -253,10 +253,16 @@ def model_to_run(store: Path, keys: dict, make_classifier) -> tuple[RunningModel
 
 def open_current(store: Path, keys: dict, make_classifier) -> RunningModel:
     """The store's current model, checked; if it fails, the previous one, made current and the rollback recorded."""
-    current = target(store, CURRENT)
-    running, reason = model_to_run(store, keys, make_classifier)
-    if reason is None:
-        return running
+    with install_lock(store, wait=True):  # an install under way finishes first; its model is then the one checked
+        current = target(store, CURRENT)
+        running, reason = model_to_run(store, keys, make_classifier)
+        if reason is None:
+            return running
+        return rolled_back(store, current, running, reason)
+
+
+def rolled_back(store: Path, current: str, running: RunningModel, reason: str) -> RunningModel:
+    """Make the previous model (`running`) current and record why `current` was left."""
     previous = target(store, PREVIOUS)
     logger.error("model %s failed at start (%s); went back to the previous model %s", current, reason, previous)
     rollback = {"from": describe(store / current), "to": describe(store / previous), "reason": reason,

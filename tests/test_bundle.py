@@ -147,3 +147,23 @@ def test_with_trusted_keys_a_bare_model_file_is_refused(tmp_path, tflite_model, 
     store = ModelStoreConfig(path=tmp_path / "none", trusted_keys=[keys["release"].with_name("release.pub")])
     with pytest.raises(UnsignedBundleError, match="bare model file"):
         open_running_model(ClassifierConfig(model=tflite_model), store)
+
+
+def test_a_rollback_at_start_waits_for_an_install_under_way(store, bundles, tflite_model):
+    import fcntl
+    import os
+    import threading
+
+    install(bundles["b"], store, {}, make_classifier)
+    (store / target(store, CURRENT) / MODEL).write_bytes(b"not a model")
+    held = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as `fer-edge model install` holds it while it checks and switches
+    started = threading.Thread(target=running_sha, args=(store,))
+    started.start()
+    started.join(1.0)
+    try:
+        assert started.is_alive() and not (store / "rollback.json").exists()  # nothing changed under the install
+    finally:
+        os.close(held)
+    started.join(30)
+    assert not started.is_alive() and (store / "rollback.json").exists()

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import pytest
 
@@ -195,3 +196,16 @@ def test_metadata_options_that_build_another_network_are_refused(tiny_run, tmp_p
     assert err == (f"fer-convert: error: {run / 'metadata.json'}: field 'options' does not describe "
                    f"{run / 'model.keras'}: {complaint}; give the metadata fer-train wrote for this model")
     assert leftovers(tmp_path) == ["run"]
+
+
+@pytest.mark.parametrize("flag", ["-o", "--bundle"])
+def test_an_output_onto_the_keras_model_is_refused(tiny_run, tmp_path, capsys, flag):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    keras_file = run / "model.keras"
+    before = keras_file.read_bytes()
+    outputs = {"-o": str(keras_file)} if flag == "-o" else {"-o": str(tmp_path / "m.tflite"), "--bundle": str(keras_file)}
+    argv = [str(run), *[part for pair in outputs.items() for part in pair]]
+    assert error_of(argv, capsys) == (f"fer-convert: error: {keras_file}: is the Keras model being converted; "
+                                      f"{'-o/--output' if flag == '-o' else '--bundle'} names a new file")
+    assert keras_file.read_bytes() == before
