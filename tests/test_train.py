@@ -259,3 +259,19 @@ def test_resuming_a_run_that_has_all_its_epochs_asks_for_more(tmp_path, tiny_fer
         f"fer-train: error: --resume {run / 'last.keras'}: {run} ran 1 epoch already, and --epochs is 1; "
         "raise --epochs to train on (its schedule is laid over --epochs)")
     assert (run / "sittings.csv").read_text() == sittings
+
+
+def test_a_run_in_the_current_folder_names_its_stage_after_the_folder(tmp_path, tiny_fer_csv, monkeypatch):
+    run = tmp_path / "here"
+    run.mkdir()
+    monkeypatch.chdir(run)
+    assert main(["--data", str(tiny_fer_csv), "--run-dir", ".", "--epochs", "1", *TINY_FLAGS]) == 0
+    with open(run / "history_stages.csv") as handle:
+        assert [row["stage"] for row in csv.DictReader(handle)] == ["here"]
+
+
+def test_an_empty_run_dir_is_a_usage_error(tmp_path, tiny_fer_csv, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["--data", str(tiny_fer_csv), "--run-dir", "", "--epochs", "1", *TINY_FLAGS])
+    assert stop.value.code == 2 and "argument --run-dir: is empty" in capsys.readouterr().err

@@ -16,6 +16,8 @@ import typing
 from functools import lru_cache
 from pathlib import Path
 
+from edge.argparsing import path_arg
+
 
 class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
     """Shows a flag's default where it says something (not for switches and unset options)."""
@@ -83,7 +85,7 @@ def _argument(name: str, hint, default) -> dict:
     elif typing.get_origin(base) is list:
         kwargs.update(nargs="*", type=typing.get_args(base)[0])
     else:
-        kwargs["type"] = Path if base is Path else base
+        kwargs["type"] = path_arg if base is Path else base
     return kwargs
 
 

@@ -268,13 +268,13 @@ def _callbacks(options: TrainOptions, run_dir: Path, started: float) -> list:
 def write_stage_history(options: TrainOptions, run_dir: Path) -> list[dict]:
     """history_stages.csv: the epochs of every stage that led to this model (the run --init-from started from,
     and its own earlier stages), then this run's; returns its rows."""
-    rows = read_history(run_dir / HISTORY, stage=run_dir.name)
+    rows = read_history(run_dir / HISTORY, stage=run_dir.resolve().name)  # "." has no name of its own
     if options.init_from:
         earlier = Path(options.init_from).parent
         if (earlier / STAGE_HISTORY).is_file():
             rows = read_history(earlier / STAGE_HISTORY) + rows
         elif (earlier / HISTORY).is_file():
-            rows = read_history(earlier / HISTORY, stage=earlier.name) + rows
+            rows = read_history(earlier / HISTORY, stage=earlier.resolve().name) + rows
     columns = ["stage", *[c for c in rows[0] if c != "stage"]] if rows else ["stage"]
     with open(run_dir / STAGE_HISTORY, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
