@@ -62,6 +62,8 @@ def model_bytes(kind: str, given: Path | None, twin, calibration) -> bytes:
     from converter.quantize import to_tflite
 
     if given is not None:
+        if given.is_dir():
+            raise ModelError(f"{given}: a folder, not a TFLite model file")
         if not given.is_file():
             raise ModelError(f"{given}: no such file")
         content = given.read_bytes()

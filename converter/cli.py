@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from edge.argparsing import Parser, float_between, int_at_least, path_arg
+from edge.argparsing import Parser, float_between, int_at_least, one_line_text, path_arg
 from edge.logs import VERBOSE_HELP, configure_logging
 from edge.errors import ConfigError, FerEdgeError, run_guarded
 
@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--min-agreement", type=fraction, default=0.98, metavar="F",
         help="fail (exit 1, no model written) when the top-1 agreement with the Keras model is under F "
         "(default: %(default)s)")
-    add("--model-id", help="model_id in the sidecar, sent with every published result (default: the output's stem)")
+    add("--model-id", type=one_line_text,
+        help="model_id in the sidecar, sent with every published result (default: the output's stem)")
     add("--bundle", type=path_arg, metavar="BUNDLE",
         help="also pack model, sidecar, verification report and golden faces (the converter's probabilities on "
         "32 verification faces, <output stem>.golden.npz) into one file for `fer-edge model install`; "
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from converter.convert import convert
+    from converter.convert import check_output_name, convert
     from converter.representative import calibration_faces
     from converter.source import data_file, load_source
     from converter.verify import VerificationError, format_table, verification_faces
@@ -69,6 +70,7 @@ def run(args) -> int:
     for flag, path in (("-o/--output", args.output), ("--bundle", args.bundle)):
         if path is not None and path.is_dir():
             raise ConfigError(f"{path}: a folder; {flag} names the file to write")
+    check_output_name(args.output)
     if args.bundle is not None:
         from edge.bundle import bundle_inputs, refuse_overwriting_a_part
 

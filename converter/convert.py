@@ -130,11 +130,25 @@ def replace_together(files: dict[Path, bytes | str], model_tmp: Path, output: Pa
                          "the files beside it may be mixed: convert again") from None
 
 
-def check_output_name(output: Path, companions: dict[str, Path]) -> None:
-    """ModelError when the output is also the name of its own sidecar, report or golden file (`-o m.json`)."""
-    for what, path in companions.items():
+COMPANION_STEMS = (".verify", ".refused")
+
+
+def companion_paths(output: Path) -> dict[str, Path]:
+    """The files fer-convert writes (or removes) beside the model, by what they are."""
+    return {"sidecar": sidecar_path(output), "report": report_path(output), "golden": golden_path(output),
+            "refused report": refused_report_path(output)}
+
+
+def check_output_name(output: Path) -> None:
+    """ModelError when the output is also the name of its own sidecar, report or golden file (`-o m.json`), or
+    when its stem ends as a companion's does, so that its files could be another model's (m.refused.tflite's
+    report would be m.tflite's refused report)."""
+    for what, path in companion_paths(output).items():
         if path == output:
             raise ModelError(f"{output}: would also be the model's {what}; name the output <name>.tflite")
+    if output.stem.endswith(COMPANION_STEMS):
+        raise ModelError(f"{output}: a name ending in {', '.join(COMPANION_STEMS)} is kept for the files beside a "
+                         "model; name the output another way")
 
 
 def convert(
@@ -157,9 +171,8 @@ def convert(
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary(output)
-    paths = {"sidecar": sidecar_path(output), "report": report_path(output), "golden": golden_path(output),
-             "refused report": refused_report_path(output)}
-    check_output_name(output, paths)
+    paths = companion_paths(output)
+    check_output_name(output)
     try:
         tmp.write_bytes(to_tflite(source.inference_twin(), quantization, calibration))
         calibrated = len(calibration) if quantization == "int8" else 0

@@ -60,3 +60,12 @@ def path_arg(text: str) -> Path:
 
 
 path_arg.__name__ = "path"
+
+
+def one_line_text(text: str) -> str:
+    """An argparse type: a name printed in logs and messages, so non-empty and without control characters."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty")
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError("holds a control character (a newline or tab?); give one line of text")
+    return text

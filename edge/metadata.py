@@ -74,6 +74,13 @@ class ModelMetadata(BaseModel):
             raise ValueError(f"unknown format {value!r}; this fer-edge reads {FORMAT!r}")
         return value
 
+    @field_validator("model_id")
+    @classmethod
+    def _one_printable_line(cls, value: str) -> str:
+        if not value.isprintable():  # it is published in every result and printed as one log line
+            raise ValueError(f"{value!r} holds a control character; expected one line of printable text")
+        return value
+
     @field_validator("labels")
     @classmethod
     def _distinct_labels(cls, labels: list[str]) -> list[str]:

@@ -57,3 +57,5 @@ def test_bench_refuses_a_model_given_to_the_wrong_flag_or_an_empty_file(tiny_run
     (tmp_path / "empty.tflite").write_bytes(b"")
     assert main([str(tiny_run), "--float32", str(tmp_path / "empty.tflite"), "--runs", "1"]) == 1
     assert capsys.readouterr().err == f"fer-bench: error: {tmp_path / 'empty.tflite'}: an empty file, not a TFLite model\n"
+    assert main([str(tiny_run), "--int8", str(tmp_path), "--runs", "1"]) == 1
+    assert capsys.readouterr().err == f"fer-bench: error: {tmp_path}: a folder, not a TFLite model file\n"

@@ -84,6 +84,20 @@ def test_an_output_named_like_its_own_sidecar_is_refused(tiny_run, tmp_path, cap
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("name", ["m.refused.tflite", "m.verify.tflite", "m.refused.verify.tflite"])
+def test_an_output_named_like_another_models_companion_is_refused_before_converting(tmp_path, capsys, name):
+    err = error_of([str(tmp_path / "nope.keras"), "-o", str(tmp_path / name)], capsys)
+    assert err.startswith(f"fer-convert: error: {tmp_path / name}: a name ending in .verify, .refused is kept ")
+
+
+@pytest.mark.parametrize("model_id", ["", "a\nb", "tab\there"])
+def test_a_model_id_that_is_not_one_printable_line_is_a_usage_error(tmp_path, capsys, model_id):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m.tflite"), "--model-id", model_id])
+    assert exit_.value.code == 2
+    assert "argument --model-id: " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("bundle_name", ["m.tflite", "m.json", "m.golden.npz"])
 def test_a_bundle_over_one_of_its_own_parts_is_refused_before_converting(tmp_path, capsys, bundle_name):
     argv = [str(tmp_path / "nope.keras"), "-o", str(tmp_path / "m.tflite"), "--bundle", str(tmp_path / bundle_name)]

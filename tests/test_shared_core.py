@@ -84,6 +84,7 @@ def test_unreadable_sidecar_is_named(tmp_path):
     ({"input_quantization": {"scale": 0.5, "zero_point": 0.5}},
      "field 'input_quantization': scale 0.5 and zero_point 0.5: expected a scale above 0 and a whole zero_point"),
     ({"quantization": "int4"}, "field 'quantization': Input should be 'float32', 'float16' or 'int8'"),
+    ({"model_id": "v5\nforged"}, "field 'model_id': 'v5\\nforged' holds a control character; expected one line"),
 ])
 def test_sidecar_is_refused_unless_fer_edge_can_honour_it(tmp_path, change, complaint):
     model = tmp_path / "m.tflite"
